@@ -6,8 +6,8 @@ import { defineConfig } from 'vitest/config';
  * Every package keeps at least 90 % line coverage.
  */
 export default defineConfig({
-  resolve: { conditions: ['@tornado-ts/source'] },
-  ssr: { resolve: { conditions: ['@tornado-ts/source'] } },
+  resolve: { conditions: ['@tornado-ts/source', 'module', 'node', 'development|production'] },
+  ssr: { resolve: { conditions: ['@tornado-ts/source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     environment: 'node',
