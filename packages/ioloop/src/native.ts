@@ -1,0 +1,143 @@
+import { createRequire } from 'node:module';
+import { AddonMissingError } from './errors';
+
+/** An opaque libuv poll watcher owned by the native addon. */
+export type PollHandle = object & { readonly __pollHandle?: never };
+
+/** The surface of the compiled addon (`build/Release/tornado_ioloop.node`). */
+export interface NativeAddon {
+  /** Starts a uv_poll watcher on `fd` for Tornado-style `events`; `cb` receives Tornado event bits. */
+  pollStart(fd: number, events: number, cb: (events: number) => void): PollHandle;
+  /** Changes the events a watcher waits for (0 stops it without closing it). */
+  pollUpdate(handle: PollHandle, events: number): void;
+  /** Stops and closes a watcher; idempotent. */
+  pollClose(handle: PollHandle): void;
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  setNonBlocking(fd: number, on: boolean): void;
+  pipe(): [number, number];
+}
+
+/** The file name of the addon, relative to the package root. */
+export const ADDON_PATH = 'build/Release/tornado_ioloop.node';
+
+function defaultLoader(): NativeAddon {
+  if (process.env.TORNADO_TS_IOLOOP_NO_ADDON) {
+    throw new Error('disabled by the TORNADO_TS_IOLOOP_NO_ADDON environment variable');
+  }
+  // src/native.ts, dist/index.js and dist/index.cjs all sit one directory below the package root.
+  const require = createRequire(import.meta.url);
+  return require(`../${ADDON_PATH}`) as NativeAddon;
+}
+
+let loader: () => NativeAddon = defaultLoader;
+let cached: NativeAddon | null = null;
+let failure: string | null = null;
+
+function describeLoadError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'MODULE_NOT_FOUND') return `${ADDON_PATH} not found`;
+  return e?.message ?? String(err);
+}
+
+function tryLoad(): NativeAddon | null {
+  if (cached !== null) return cached;
+  if (failure !== null) return null;
+  try {
+    cached = loader();
+  } catch (err) {
+    failure = describeLoadError(err);
+  }
+  return cached;
+}
+
+/**
+ * The loaded addon, or throws {@link AddonMissingError} saying why it is missing and how to fix it.
+ * @internal
+ */
+export function addon(): NativeAddon {
+  const a = cached ?? tryLoad();
+  if (a === null) throw new AddonMissingError(failure ?? 'unknown reason');
+  return a;
+}
+
+/**
+ * Replaces the addon loader (tests simulate a missing or failing addon with it); `null` restores
+ * the default. Clears the cached addon so the next use loads again.
+ * @internal
+ */
+export function setAddonLoader(fn: (() => NativeAddon) | null): void {
+  loader = fn ?? defaultLoader;
+  cached = null;
+  failure = null;
+}
+
+/** Whether fd handlers and the fd helpers are available, and if not, why. */
+export function fdSupport(): { available: boolean; reason?: string } {
+  return tryLoad() !== null ? { available: true } : { available: false, reason: failure ?? 'unknown reason' };
+}
+
+function checkRange(buf: Uint8Array, offset: number, length: number): void {
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) {
+    throw new RangeError(`invalid offset/length: ${offset}/${length}`);
+  }
+  if (offset + length > buf.byteLength) {
+    throw new RangeError(`offset + length (${offset + length}) exceeds the buffer (${buf.byteLength} bytes)`);
+  }
+}
+
+/**
+ * Reads from a (non-blocking) file descriptor with read(2) into `buf[offset, offset+length)`.
+ *
+ * @returns the number of bytes read (> 0), `0` at end of file, or `-1` when the read would block
+ *   (EAGAIN/EWOULDBLOCK) — no exception on that hot path. Other failures throw an `Error` whose
+ *   `code` is the errno name (`'EBADF'`, `'ECONNRESET'`, ...).
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdRead(
+  fd: number,
+  buf: Uint8Array,
+  offset = 0,
+  length: number = buf.byteLength - offset,
+): number {
+  const a = cached ?? addon();
+  checkRange(buf, offset, length);
+  return a.read(fd, buf, offset, length);
+}
+
+/**
+ * Writes `buf[offset, offset+length)` to a (non-blocking) file descriptor with write(2).
+ *
+ * @returns the number of bytes written (may be less than `length`), or `-1` when the write would
+ *   block. Failures such as `EPIPE` throw an `Error` with that `code` (SIGPIPE is ignored by Node).
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdWrite(
+  fd: number,
+  buf: Uint8Array,
+  offset = 0,
+  length: number = buf.byteLength - offset,
+): number {
+  const a = cached ?? addon();
+  checkRange(buf, offset, length);
+  return a.write(fd, buf, offset, length);
+}
+
+/**
+ * Sets or clears `O_NONBLOCK` on a file descriptor (fcntl(2)).
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function setNonBlocking(fd: number, on = true): void {
+  addon().setNonBlocking(fd, on);
+}
+
+/**
+ * Creates a pipe with both ends non-blocking and close-on-exec (pipe2(2)).
+ * Close the ends with `fs.closeSync` after removing any handler on them.
+ *
+ * @returns `[readFd, writeFd]`
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdPipe(): [number, number] {
+  return addon().pipe();
+}
