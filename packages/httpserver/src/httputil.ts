@@ -1,0 +1,846 @@
+/**
+ * HTTP utilities shared by clients and servers: headers, start lines, the server-side request
+ * object, body/cookie/query parsing, dates and URLs. Tornado's `tornado.httputil`.
+ *
+ * @module
+ */
+import { STATUS_CODES } from 'node:http';
+import { unescape as qsUnescape } from 'node:querystring';
+import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
+import { HTTPErrorCode, HTTPInputError } from './errors';
+import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
+
+/** Reason phrases by status code (`responses[404] === 'Not Found'`). */
+export const responses: Readonly<Record<number, string | undefined>> = STATUS_CODES;
+
+interface HeaderEntry {
+  /** The name as first added (HTTP names are case-insensitive; this keeps the caller's case). */
+  name: string;
+  value: string;
+  /** Further values of a repeated field, or null. */
+  more: string[] | null;
+}
+
+/**
+ * A case-insensitive, multi-valued, order-keeping dictionary of HTTP header fields.
+ *
+ * `get` joins repeated fields with `","` (RFC 9110 §5.3); `getList` returns them apart;
+ * iteration yields every `[name, value]` pair, grouped by name in first-seen order.
+ *
+ * @example
+ * ```ts
+ * const h = new HTTPHeaders({ 'Content-Type': 'text/html' });
+ * h.add('Set-Cookie', 'A=B');
+ * h.add('set-cookie', 'C=D');
+ * h.get('content-type'); // 'text/html'
+ * h.getList('Set-Cookie'); // ['A=B', 'C=D']
+ * ```
+ */
+export class HTTPHeaders implements Iterable<[string, string]> {
+  #map = new Map<string, HeaderEntry>();
+
+  constructor(init?: Record<string, string> | Iterable<readonly [string, string]> | HTTPHeaders) {
+    if (init === undefined || init === null) return;
+    if (init instanceof HTTPHeaders) {
+      for (const [k, v] of init) this.add(k, v);
+    } else if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const [k, v] of init as Iterable<readonly [string, string]>) this.add(k, v);
+    } else {
+      for (const k of Object.keys(init)) this.add(k, (init as Record<string, string>)[k] as string);
+    }
+  }
+
+  /** Adds a value, keeping earlier values of the same name. */
+  add(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const e = this.#map.get(key);
+    if (e === undefined) {
+      this.#map.set(key, { name, value: String(value), more: null });
+    } else if (e.more === null) {
+      e.more = [String(value)];
+    } else {
+      e.more.push(String(value));
+    }
+  }
+
+  /** The value of `name` (repeats joined with ","), or `undefined` (or `dflt`) when absent. */
+  get(name: string): string | undefined;
+  get(name: string, dflt: string): string;
+  get(name: string, dflt?: string): string | undefined {
+    const e = this.#map.get(name.toLowerCase());
+    if (e === undefined) return dflt;
+    return e.more === null ? e.value : `${e.value},${e.more.join(',')}`;
+  }
+
+  /** Every value of `name`, in order; `[]` when absent. */
+  getList(name: string): string[] {
+    const e = this.#map.get(name.toLowerCase());
+    if (e === undefined) return [];
+    return e.more === null ? [e.value] : [e.value, ...e.more];
+  }
+
+  /** Replaces every value of `name` with one value. */
+  set(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const e = this.#map.get(key);
+    if (e === undefined) this.#map.set(key, { name, value: String(value), more: null });
+    else {
+      e.value = String(value);
+      e.more = null;
+    }
+  }
+
+  /** Whether `name` is present. */
+  has(name: string): boolean {
+    return this.#map.has(name.toLowerCase());
+  }
+
+  /** Removes every value of `name`; returns whether it was present. */
+  delete(name: string): boolean {
+    return this.#map.delete(name.toLowerCase());
+  }
+
+  /** Removes every field. */
+  clear(): void {
+    this.#map.clear();
+  }
+
+  /** Number of distinct field names. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The distinct field names, each as first added. */
+  *names(): IterableIterator<string> {
+    for (const e of this.#map.values()) yield e.name;
+  }
+
+  /** Every `[name, value]` pair (repeated fields yield one pair per value). Alias of iteration. */
+  getAll(): IterableIterator<[string, string]> {
+    return this[Symbol.iterator]();
+  }
+
+  *[Symbol.iterator](): IterableIterator<[string, string]> {
+    for (const e of this.#map.values()) {
+      yield [e.name, e.value];
+      if (e.more !== null) for (const v of e.more) yield [e.name, v];
+    }
+  }
+
+  /**
+   * Calls `fn(name, value)` for every pair; the allocation-free form of iteration used on hot
+   * paths.
+   */
+  forEach(fn: (name: string, value: string) => void): void {
+    for (const e of this.#map.values()) {
+      fn(e.name, e.value);
+      if (e.more !== null) for (const v of e.more) fn(e.name, v);
+    }
+  }
+
+  /** A deep copy. */
+  copy(): HTTPHeaders {
+    return new HTTPHeaders(this);
+  }
+
+  /** `{ name: joinedValue }`, names as first added. */
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const e of this.#map.values())
+      out[e.name] = e.more === null ? e.value : [e.value, ...e.more].join(',');
+    return out;
+  }
+
+  /** The fields as `Name: value\r\n` lines. */
+  toString(): string {
+    let s = '';
+    this.forEach((n, v) => {
+      s += `${n}: ${v}\r\n`;
+    });
+    return s;
+  }
+
+  /**
+   * Parses a header block (lines separated by CRLF or LF, an optional blank line ends it).
+   * Strict like the wire parser: no obs-fold, no whitespace before a colon, token names, no
+   * control bytes in values.
+   *
+   * @throws {HTTPInputError} on malformed input.
+   */
+  static parse(text: string): HTTPHeaders {
+    const h = new HTTPHeaders();
+    const add = (n: string, v: string) => h.add(n, v);
+    let pos = 0;
+    const n = text.length;
+    while (pos < n) {
+      let eol = text.indexOf('\n', pos);
+      if (eol === -1) eol = n;
+      const lineEnd = eol > pos && text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+      if (lineEnd === pos) break; // blank line: end of the block
+      for (let i = pos; i < lineEnd; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 255) throw new HTTPInputError('Malformed HTTP header line: non-latin1 character');
+      }
+      parseHeaderLine(text, pos, lineEnd, add, true);
+      pos = eol + 1;
+    }
+    return h;
+  }
+}
+
+/** The first line of a request: `GET /path HTTP/1.1`. */
+export class RequestStartLine {
+  constructor(
+    /** The method, e.g. `GET`. */
+    readonly method: string,
+    /** The request-target as sent: `/path?query`, an absolute URI or `*`. */
+    readonly path: string,
+    /** `HTTP/1.0` or `HTTP/1.1`. */
+    readonly version: string,
+  ) {}
+
+  toString(): string {
+    return `${this.method} ${this.path} ${this.version}`;
+  }
+}
+
+/** The first line of a response: `HTTP/1.1 200 OK`. */
+export class ResponseStartLine {
+  constructor(
+    /** `HTTP/1.0` or `HTTP/1.1`. */
+    readonly version: string,
+    /** The status code. */
+    readonly code: number,
+    /** The reason phrase. */
+    readonly reason: string,
+  ) {}
+
+  toString(): string {
+    return `${this.version} ${this.code} ${this.reason}`;
+  }
+}
+
+/**
+ * Parses `METHOD SP request-target SP HTTP-version` strictly (single spaces, token method,
+ * HTTP/1.0 or HTTP/1.1).
+ *
+ * @throws {HTTPInputError} when malformed.
+ */
+export function parseRequestStartLine(line: string): RequestStartLine {
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 === -1 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1 || line.indexOf(' ', sp2 + 1) !== -1) {
+    throw new HTTPInputError(`Malformed HTTP request line: ${JSON.stringify(line.slice(0, 100))}`);
+  }
+  const method = line.slice(0, sp1);
+  const path = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (!isToken(method)) throw new HTTPInputError('Malformed HTTP request line: invalid method');
+  if (path.length === 0) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+  if (!isSupportedVersion(version)) {
+    throw new HTTPInputError(
+      `Malformed HTTP version in request line: ${JSON.stringify(version.slice(0, 20))}`,
+    );
+  }
+  return new RequestStartLine(method, path, version);
+}
+
+/**
+ * Parses `HTTP-version SP status-code SP [ reason-phrase ]`.
+ *
+ * @throws {HTTPInputError} when malformed.
+ */
+export function parseResponseStartLine(line: string): ResponseStartLine {
+  const sp1 = line.indexOf(' ');
+  const version = sp1 === -1 ? line : line.slice(0, sp1);
+  if (!isSupportedVersion(version)) {
+    throw new HTTPInputError(
+      `Malformed HTTP version in response line: ${JSON.stringify(version.slice(0, 20))}`,
+    );
+  }
+  const codeStr = line.slice(sp1 + 1, sp1 + 4);
+  const after = line.charCodeAt(sp1 + 4);
+  if (sp1 === -1 || !/^[1-9][0-9][0-9]$/.test(codeStr) || !(Number.isNaN(after) || after === 0x20)) {
+    throw new HTTPInputError(`Malformed HTTP response line: ${JSON.stringify(line.slice(0, 100))}`);
+  }
+  return new ResponseStartLine(version, Number(codeStr), line.slice(sp1 + 5));
+}
+
+/** An uploaded file from a `multipart/form-data` body. */
+export interface HTTPFile {
+  /** The file name the client sent. */
+  filename: string;
+  /** The file's bytes. */
+  body: Buffer;
+  /** The part's `Content-Type` (default `application/unknown`, as Tornado). */
+  contentType: string;
+}
+
+/** Query or form arguments: every value of every name, in order. */
+export type Arguments = Record<string, string[]>;
+/** Uploaded files by field name. */
+export type Files = Record<string, HTTPFile[]>;
+
+function emptyArgs<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/**
+ * Parses a query string or an `application/x-www-form-urlencoded` body into
+ * `{ name: [values] }` (blank values kept, `+` is a space, percent-escapes decoded as UTF-8).
+ * The result has no prototype, so `__proto__` is an ordinary name.
+ */
+export function parseQsBytes(qs: string): Arguments {
+  const out = emptyArgs<string[]>();
+  if (qs.length === 0) return out;
+  let pos = 0;
+  const n = qs.length;
+  while (pos <= n) {
+    let amp = qs.indexOf('&', pos);
+    if (amp === -1) amp = n;
+    if (amp > pos) {
+      const eq = qs.indexOf('=', pos);
+      let k: string;
+      let v: string;
+      if (eq === -1 || eq > amp) {
+        k = qsDecode(qs.slice(pos, amp));
+        v = '';
+      } else {
+        k = qsDecode(qs.slice(pos, eq));
+        v = qsDecode(qs.slice(eq + 1, amp));
+      }
+      const list = out[k];
+      if (list === undefined) out[k] = [v];
+      else list.push(v);
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+function qsDecode(s: string): string {
+  if (s.indexOf('+') !== -1) s = s.replace(/\+/g, ' ');
+  return s.indexOf('%') === -1 ? s : qsUnescape(s);
+}
+
+function cloneArgs(a: Arguments): Arguments {
+  const out = emptyArgs<string[]>();
+  for (const k in a) out[k] = (a[k] as string[]).slice();
+  return out;
+}
+
+/**
+ * Parses a header value with parameters (`text/html; charset="utf-8"`) into the value and a
+ * params record (names lower-cased, quotes removed).
+ */
+export function parseHeaderValue(line: string): [string, Record<string, string>] {
+  const parts = splitParams(line);
+  const key = (parts.shift() ?? '').trim();
+  const params = emptyArgs<string>();
+  for (const p of parts) {
+    const eq = p.indexOf('=');
+    if (eq === -1) continue;
+    const name = p.slice(0, eq).trim().toLowerCase();
+    let value = p.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+      value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+    }
+    params[name] = value;
+  }
+  return [key, params];
+}
+
+function splitParams(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i] as string;
+    if (quoted) {
+      if (ch === '\\' && i + 1 < s.length) {
+        cur += ch + (s[i + 1] as string);
+        i++;
+        continue;
+      }
+      if (ch === '"') quoted = false;
+      cur += ch;
+    } else if (ch === '"') {
+      quoted = true;
+      cur += ch;
+    } else if (ch === ';') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+/**
+ * Parses a request body into `args` and `files` according to its `Content-Type`:
+ * `application/x-www-form-urlencoded` (synchronously) and `multipart/form-data` (via
+ * `@fastify/busboy`, which delivers parts asynchronously, hence the promise). Other types are
+ * left alone.
+ *
+ * @throws {HTTPInputError} (`ERR_HTTP_INVALID_BODY`, through the promise) for a body with a
+ *   `Content-Encoding` (the server decompresses gzip before this point when `decompressRequest`
+ *   is on), a multipart body without a boundary, or a truncated or malformed multipart body.
+ */
+export async function parseBodyArguments(
+  contentType: string,
+  body: Uint8Array,
+  args: Arguments,
+  files: Files,
+  headers?: HTTPHeaders,
+): Promise<void> {
+  if (headers?.has('Content-Encoding')) {
+    throw new HTTPInputError(`Unsupported Content-Encoding: ${headers.get('Content-Encoding')}`, {
+      code: HTTPErrorCode.INVALID_BODY,
+    });
+  }
+  const lower = contentType.toLowerCase();
+  if (lower.startsWith('application/x-www-form-urlencoded')) {
+    parseUrlencodedBody(body, args);
+  } else if (lower.startsWith('multipart/form-data')) {
+    const [, params] = parseHeaderValue(contentType);
+    const boundary = params.boundary;
+    if (!boundary) {
+      throw new HTTPInputError('Invalid multipart/form-data: no boundary', {
+        code: HTTPErrorCode.INVALID_BODY,
+      });
+    }
+    await parseMultipartFormData(boundary, body, args, files);
+  }
+}
+
+/** Whether {@link parseBodyArguments} would do anything with a body of this `Content-Type`. */
+export function isFormContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const lower = contentType.toLowerCase();
+  return lower.startsWith('application/x-www-form-urlencoded') || lower.startsWith('multipart/form-data');
+}
+
+/** Parses an `application/x-www-form-urlencoded` body into `args` (synchronous). */
+export function parseUrlencodedBody(body: Uint8Array, args: Arguments): void {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const parsed = parseQsBytes(buf.toString('utf8'));
+  for (const k in parsed) {
+    const vals = parsed[k] as string[];
+    const list = args[k];
+    if (list === undefined) args[k] = vals;
+    else list.push(...vals);
+  }
+}
+
+function invalidMultipart(why: string, cause?: unknown): HTTPInputError {
+  return new HTTPInputError(`Invalid multipart/form-data: ${why}`, {
+    code: HTTPErrorCode.INVALID_BODY,
+    cause,
+  });
+}
+
+/**
+ * Parses a complete `multipart/form-data` body (RFC 7578) into `args` and `files`.
+ *
+ * @throws {HTTPInputError} (`ERR_HTTP_INVALID_BODY`, through the promise) when the body is
+ *   malformed or truncated.
+ */
+export function parseMultipartFormData(
+  boundary: string,
+  data: Uint8Array,
+  args: Arguments,
+  files: Files,
+): Promise<void> {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // The close delimiter must be there: a truncated body is refused, not half-parsed.
+  const closeDelim = `--${boundary}--`;
+  const ci = buf.lastIndexOf(closeDelim, undefined, 'latin1');
+  if (ci === -1 || (ci !== 0 && !(buf[ci - 2] === 13 && buf[ci - 1] === 10))) {
+    return Promise.reject(invalidMultipart('no final boundary'));
+  }
+  return new Promise<void>((resolve, reject) => {
+    const fieldArgs = emptyArgs<string[]>();
+    const fileParts: Array<[string, HTTPFile]> = [];
+    let open = 1; // busboy itself + one per file part still streaming
+    let failed = false;
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      reject(invalidMultipart((e as Error).message, e));
+    };
+    const done = () => {
+      if (failed || --open > 0) return;
+      for (const k in fieldArgs) {
+        const list = args[k];
+        if (list === undefined) args[k] = fieldArgs[k] as string[];
+        else list.push(...(fieldArgs[k] as string[]));
+      }
+      for (const [name, file] of fileParts) {
+        const list = files[name];
+        if (list === undefined) files[name] = [file];
+        else list.push(file);
+      }
+      resolve();
+    };
+    let bb: BusboyInstance;
+    try {
+      bb = new Busboy({
+        headers: {
+          'content-type': `multipart/form-data; boundary="${boundary.replace(/(["\\])/g, '\\$1')}"`,
+        },
+        limits: {
+          fieldSize: buf.length + 1,
+          fileSize: buf.length + 1,
+          fields: Infinity,
+          files: Infinity,
+          parts: Infinity,
+        },
+        defCharset: 'utf8',
+      });
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    bb.on('field', (name: string, value: string) => {
+      const list = fieldArgs[name];
+      if (list === undefined) fieldArgs[name] = [value];
+      else list.push(value);
+    });
+    bb.on(
+      'file',
+      (name: string, stream: BusboyFileStream, filename: string, _enc: string, mimeType: string) => {
+        open++;
+        const chunks: Buffer[] = [];
+        const file: HTTPFile = { filename, body: EMPTY, contentType: mimeType || 'application/unknown' };
+        fileParts.push([name, file]);
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('error', fail);
+        stream.on('end', () => {
+          file.body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          done();
+        });
+      },
+    );
+    bb.on('error', fail);
+    bb.on('finish', done);
+    try {
+      bb.end(buf);
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
+
+/**
+ * Parses a `Cookie` header into `{ name: value }` the way browsers send it (Tornado's
+ * `parse_cookie`): pairs split on `;`, surrounding whitespace and quotes removed.
+ */
+export function parseCookie(cookie: string): Record<string, string> {
+  const out = emptyArgs<string>();
+  for (const chunk of cookie.split(';')) {
+    const eq = chunk.indexOf('=');
+    const key = (eq === -1 ? '' : chunk.slice(0, eq)).trim();
+    const val = (eq === -1 ? chunk : chunk.slice(eq + 1)).trim();
+    if (key || val) out[key] = unquoteCookie(val);
+  }
+  return out;
+}
+
+function unquoteCookie(s: string): string {
+  if (s.length < 2 || s[0] !== '"' || s[s.length - 1] !== '"') return s;
+  return s
+    .slice(1, -1)
+    .replace(/\\([0-3][0-7][0-7]|.)/g, (_m, g: string) =>
+      g.length === 3 ? String.fromCharCode(Number.parseInt(g, 8)) : g,
+    );
+}
+
+/**
+ * Formats a time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP uses in
+ * `Date`, `Expires`, `Last-Modified`. A number is seconds since the epoch (as Tornado).
+ */
+export function formatTimestamp(ts: number | Date): string {
+  const d = ts instanceof Date ? ts : new Date(ts * 1000);
+  if (Number.isNaN(d.getTime())) throw new TypeError(`Invalid timestamp: ${String(ts)}`);
+  return d.toUTCString();
+}
+
+/**
+ * Appends query arguments to a URL, keeping its existing query and fragment.
+ *
+ * @example
+ * ```ts
+ * urlConcat('http://example.com/foo?a=b', { c: 'd' }); // 'http://example.com/foo?a=b&c=d'
+ * urlConcat('/path', [['x', '1'], ['x', '2']]);        // '/path?x=1&x=2'
+ * ```
+ */
+export function urlConcat(
+  url: string,
+  args: Record<string, string | string[]> | Iterable<readonly [string, string]> | null | undefined,
+): string {
+  if (args === null || args === undefined) return url;
+  let fragment = '';
+  const hash = url.indexOf('#');
+  if (hash !== -1) {
+    fragment = url.slice(hash);
+    url = url.slice(0, hash);
+  }
+  const q = url.indexOf('?');
+  const base = q === -1 ? url : url.slice(0, q);
+  const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  if (typeof (args as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [k, v] of args as Iterable<readonly [string, string]>) params.append(k, v);
+  } else if (typeof args === 'object') {
+    for (const [k, v] of Object.entries(args as Record<string, string | string[]>)) {
+      if (Array.isArray(v)) for (const x of v) params.append(k, x);
+      else params.append(k, v);
+    }
+  } else {
+    throw new TypeError("'args' must be a record or an iterable of pairs");
+  }
+  const qs = params.toString();
+  return `${base}${qs ? `?${qs}` : ''}${fragment}`;
+}
+
+/** Splits `host:port` (or `[v6]:port`) into the host and the port (null when absent). */
+export function splitHostAndPort(netloc: string): [string, number | null] {
+  const m = /^(.+):(\d+)$/.exec(netloc);
+  if (m) return [m[1] as string, Number(m[2])];
+  return [netloc, null];
+}
+
+/**
+ * What a connection knows about its peer (Tornado's `_HTTPRequestContext`), reachable as
+ * `requestConn.context`. With `xheaders`, the server rewrites `remoteIp` and `protocol` from
+ * `X-Real-Ip`/`X-Forwarded-For`/`X-Scheme`/`X-Forwarded-Proto` for the duration of one request.
+ */
+export interface HTTPRequestContext {
+  /** The client's IP address (or the proxy-supplied one with `xheaders`); `'0.0.0.0'` on a Unix socket. */
+  remoteIp: string;
+  /** `'http'` or `'https'`. */
+  protocol: string;
+  /** The peer address as the socket reports it (`{ address, family, port }`), or a path. */
+  address: unknown;
+  /** Proxies whose `X-Forwarded-For` entries are skipped when walking from the right. */
+  trustedDownstream: ReadonlySet<string>;
+}
+
+/** Options of {@link HTTPServerRequest}'s constructor (Tornado's keyword arguments). */
+export interface HTTPServerRequestOptions {
+  method?: string;
+  uri?: string;
+  version?: string;
+  headers?: HTTPHeaders;
+  body?: Buffer;
+  host?: string;
+  files?: Files;
+  connection?: HTTPConnection;
+  startLine?: RequestStartLine;
+  serverConnection?: object;
+}
+
+/**
+ * One HTTP request as a server sees it, complete with its body. Built by `HTTPServer` for a
+ * request callback; `web` builds it for its handlers.
+ *
+ * @example
+ * ```ts
+ * const req = new HTTPServerRequest({ method: 'GET', uri: '/a?x=1&x=2' });
+ * req.path; // '/a'
+ * req.arguments.x; // ['1', '2']
+ * ```
+ */
+export class HTTPServerRequest {
+  /** `GET`, `POST`… */
+  method: string;
+  /** The request-target as sent: path plus query. */
+  uri: string;
+  /** `HTTP/1.0` or `HTTP/1.1`. */
+  version: string;
+  /** The request's header fields. */
+  headers: HTTPHeaders;
+  /** The (decompressed) body. */
+  body: Buffer;
+  /** The `Host` (or the authority of an absolute-form request-target), default `127.0.0.1`. */
+  host: string;
+  /** `host` lower-cased without the port. */
+  hostName: string;
+  /** The path part of `uri`. */
+  path: string;
+  /** The query part of `uri` (without `?`). */
+  query: string;
+  /** The client address (from the connection's context); null without a connection. */
+  remoteIp: string | null;
+  /** `http` or `https` (from the connection's context). */
+  protocol: string;
+  /** Query and body arguments merged. */
+  arguments: Arguments;
+  /** Arguments from the query string. */
+  queryArguments: Arguments;
+  /** Arguments from a form body (filled by {@link parseBody}). */
+  bodyArguments: Arguments;
+  /** Uploaded files (filled by {@link parseBody}). */
+  files: Files;
+  /** The connection to answer on (`writeHeaders`/`write`/`finish`). */
+  connection: HTTPConnection | undefined;
+  /** The server-side connection that carried the request. */
+  serverConnection: object | undefined;
+  #start: number;
+  #finish: number | null = null;
+  #cookies: Record<string, string> | null = null;
+
+  constructor(opts: HTTPServerRequestOptions = {}) {
+    const sl = opts.startLine;
+    this.method = sl ? sl.method : (opts.method ?? 'GET');
+    this.uri = sl ? sl.path : (opts.uri ?? '/');
+    this.version = sl ? sl.version : (opts.version ?? 'HTTP/1.0');
+    this.headers = opts.headers ?? new HTTPHeaders();
+    this.body = opts.body ?? EMPTY;
+    const ctx = opts.connection?.context;
+    this.remoteIp = ctx ? ctx.remoteIp : null;
+    this.protocol = ctx ? ctx.protocol : 'http';
+    this.files = opts.files ?? emptyArgs<HTTPFile[]>();
+    this.connection = opts.connection;
+    this.serverConnection = opts.serverConnection;
+    this.#start = performance.now();
+
+    let uri = this.uri;
+    let authority: string | undefined;
+    if (uri.charCodeAt(0) !== 0x2f && uri !== '*') {
+      // absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the path is what follows.
+      const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(uri);
+      if (m) {
+        const auth = m[1] as string;
+        const at = auth.lastIndexOf('@');
+        authority = at === -1 ? auth : auth.slice(at + 1);
+        uri = m[2] as string;
+        if (uri === '' || uri[0] === '?') uri = `/${uri}`;
+      }
+    }
+    const q = uri.indexOf('?');
+    let path = q === -1 ? uri : uri.slice(0, q);
+    const hash = path.indexOf('#');
+    if (hash !== -1) path = path.slice(0, hash);
+    let query = q === -1 ? '' : uri.slice(q + 1);
+    const qhash = query.indexOf('#');
+    if (qhash !== -1) query = query.slice(0, qhash);
+    this.path = path;
+    this.query = query;
+    this.host = opts.host ?? authority ?? this.headers.get('Host') ?? '127.0.0.1';
+    this.hostName = splitHostAndPort(this.host.toLowerCase())[0];
+    this.queryArguments = parseQsBytes(query);
+    this.arguments = query.length === 0 ? emptyArgs<string[]>() : cloneArgs(this.queryArguments);
+    this.bodyArguments = emptyArgs<string[]>();
+  }
+
+  /** Cookies from the `Cookie` header, parsed once. */
+  get cookies(): Record<string, string> {
+    if (this.#cookies === null) {
+      this.#cookies = emptyArgs<string>();
+      for (const c of this.headers.getList('Cookie')) Object.assign(this.#cookies, parseCookie(c));
+    }
+    return this.#cookies;
+  }
+
+  /** When the request object was created, in seconds since the epoch. */
+  get startTime(): number {
+    return (performance.timeOrigin + this.#start) / 1000;
+  }
+
+  /** Seconds the request took (until {@link markFinished}, or until now). */
+  requestTime(): number {
+    return ((this.#finish ?? performance.now()) - this.#start) / 1000;
+  }
+
+  /** Records that the response was finished (stops {@link requestTime}). */
+  markFinished(): void {
+    this.#finish ??= performance.now();
+  }
+
+  /** `protocol://host/uri`. */
+  fullUrl(): string {
+    return `${this.protocol}://${this.host}${this.uri}`;
+  }
+
+  /**
+   * Parses a form body into {@link bodyArguments} and {@link files} and merges the arguments
+   * into {@link arguments}. Resolves at once for bodies that are not forms.
+   *
+   * @throws {HTTPInputError} (through the promise) for a malformed body; the caller answers 400.
+   */
+  async parseBody(): Promise<void> {
+    const ct = this.headers.get('Content-Type');
+    if (ct === undefined || this.body.length === 0 || !isFormContentType(ct)) return;
+    await parseBodyArguments(ct, this.body, this.bodyArguments, this.files, this.headers);
+    for (const k in this.bodyArguments) {
+      const vals = this.bodyArguments[k] as string[];
+      const list = this.arguments[k];
+      if (list === undefined) this.arguments[k] = vals.slice();
+      else list.push(...vals);
+    }
+  }
+
+  toString(): string {
+    return `HTTPServerRequest(protocol=${this.protocol}, host=${this.host}, method=${this.method}, uri=${this.uri}, version=${this.version}, remoteIp=${this.remoteIp})`;
+  }
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * The writing side of one HTTP message exchange, handed to a delegate per request
+ * (`HTTP1Connection` implements it).
+ */
+export interface HTTPConnection {
+  /**
+   * Writes the start line and header fields, and optionally the first chunk of the body in the
+   * same socket write. Resolves when the bytes are flushed.
+   *
+   * @throws {HTTPOutputError} (through the promise) for a header with CR/LF or a bad name.
+   */
+  writeHeaders(
+    startLine: RequestStartLine | ResponseStartLine,
+    headers: HTTPHeaders,
+    chunk?: string | Uint8Array,
+  ): Promise<void>;
+  /** Writes a body chunk (chunked-encoded when the message is chunked). Resolves when flushed. */
+  write(chunk: string | Uint8Array): Promise<void>;
+  /** Ends the message. */
+  finish(): void;
+  /** The peer information (server side). */
+  readonly context?: HTTPRequestContext;
+  /** Called once when the connection closes before the exchange ended. `null` removes it. */
+  setCloseCallback?(cb: (() => void) | null): void;
+  /** Caps this message's body (bytes); must be called before the body is read. */
+  setMaxBodySize?(n: number): void;
+  /** Bounds the wait for this message's body (seconds); `null` or `0` for none. */
+  setBodyTimeout?(timeout: number | null): void;
+}
+
+/** Receives one HTTP message (request on a server, response on a client) as it is parsed. */
+export interface HTTPMessageDelegate {
+  /**
+   * The start line and header fields arrived. Returning a promise pauses reading until it
+   * settles (a rejection closes the connection).
+   */
+  headersReceived(
+    startLine: RequestStartLine | ResponseStartLine,
+    headers: HTTPHeaders,
+  ): void | Promise<void>;
+  /** A chunk of the body (decompressed when `decompressRequest`); a promise pauses reading. */
+  dataReceived(chunk: Buffer): void | Promise<void>;
+  /** The message is complete. */
+  finish(): void;
+  /** The connection closed before the message was complete. */
+  onConnectionClose(): void;
+}
+
+/** Creates a {@link HTTPMessageDelegate} per request on a server connection (`HTTPServer`, `web.Application`). */
+export interface HTTPServerConnectionDelegate {
+  /**
+   * A new request starts on `serverConn`; `requestConn` is where it is answered.
+   */
+  startRequest(serverConn: object, requestConn: HTTPConnection): HTTPMessageDelegate;
+  /** The server connection closed. */
+  onClose(serverConn: object): void;
+}

@@ -1,0 +1,277 @@
+/**
+ * The strict HTTP/1.1 head grammar (RFC 9110 §5, RFC 9112 §3–§5), shared by the wire parser and
+ * {@link HTTPHeaders.parse}. Works on latin1 strings: one byte is one UTF-16 code unit.
+ *
+ * @module
+ */
+import { HTTPInputError } from './errors';
+
+/** tchar of RFC 9110 §5.6.2: 1 where the byte may appear in a token (method, field name). */
+export const TCHAR: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  const extra = "!#$%&'*+-.^_`|~";
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (const ch of extra) t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
+/** Longest method we accept; the longest registered one (`UPDATEREDIRECTREF`) has 17 bytes. */
+export const MAX_METHOD_LENGTH = 32;
+
+/**
+ * Bytes that may never appear in a head outside the CRLF line breaks: CTLs other than HTAB, DEL,
+ * a CR not followed by LF, a LF not preceded by CR.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point
+const BAD_HEAD_BYTE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
+
+/** Field-value bytes: HTAB, SP, VCHAR, obs-text. Anything else is rejected. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point
+const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Whether `s[start, end)` is a non-empty token. */
+export function isToken(s: string, start = 0, end = s.length): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Throws when the head (request line + header lines, CRLF separated) holds a forbidden byte. */
+export function checkHeadBytes(head: string): void {
+  const m = BAD_HEAD_BYTE.exec(head);
+  if (m !== null) {
+    const c = head.charCodeAt(m.index);
+    const what =
+      c === 13 ? 'bare CR' : c === 10 ? 'bare LF' : `control byte 0x${c.toString(16).padStart(2, '0')}`;
+    throw new HTTPInputError(`Malformed HTTP message: ${what} at offset ${m.index}`);
+  }
+}
+
+/** Whether a string may be sent as a field value (no CR, LF, NUL or other CTL except HTAB). */
+export function isValidFieldValue(v: string): boolean {
+  return !BAD_VALUE_BYTE.test(v);
+}
+
+/**
+ * Parses the header lines of `s[start, end)`, each terminated by CRLF except the last (`end` is
+ * where the final line ends). Calls `add(name, lowerName, value)` per field. Strict: no obs-fold,
+ * no whitespace before the colon, token names, values without CTLs. The caller checked bytes with
+ * {@link checkHeadBytes} (or passes `checkValues`).
+ */
+export function parseHeaderLines(
+  s: string,
+  start: number,
+  end: number,
+  add: (name: string, value: string) => void,
+  checkValues = false,
+): void {
+  let pos = start;
+  while (pos < end) {
+    let eol = s.indexOf('\r\n', pos);
+    if (eol === -1 || eol > end) eol = end;
+    parseHeaderLine(s, pos, eol, add, checkValues);
+    pos = eol + 2;
+  }
+}
+
+/** Parses one `name: value` line `s[pos, eol)`. */
+export function parseHeaderLine(
+  s: string,
+  pos: number,
+  eol: number,
+  add: (name: string, value: string) => void,
+  checkValues = false,
+): void {
+  const first = s.charCodeAt(pos);
+  if (first === 0x20 || first === 0x09) {
+    throw new HTTPInputError('Malformed HTTP headers: obs-fold (line folding) is not allowed');
+  }
+  const colon = s.indexOf(':', pos);
+  if (colon === -1 || colon >= eol) throw new HTTPInputError('Malformed HTTP header line: no colon');
+  if (colon === pos) throw new HTTPInputError('Malformed HTTP header line: empty field name');
+  for (let i = pos; i < colon; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || TCHAR[c] === 0) {
+      throw new HTTPInputError(
+        c === 0x20 || c === 0x09
+          ? 'Malformed HTTP header line: whitespace before the colon'
+          : 'Malformed HTTP header line: invalid byte in field name',
+      );
+    }
+  }
+  let vs = colon + 1;
+  let ve = eol;
+  while (vs < ve) {
+    const c = s.charCodeAt(vs);
+    if (c !== 0x20 && c !== 0x09) break;
+    vs++;
+  }
+  while (ve > vs) {
+    const c = s.charCodeAt(ve - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    ve--;
+  }
+  const value = s.slice(vs, ve);
+  if (checkValues && !isValidFieldValue(value)) {
+    throw new HTTPInputError('Malformed HTTP header value: invalid byte');
+  }
+  add(s.slice(pos, colon), value);
+}
+
+/**
+ * Checks a request-target's bytes (VCHAR only: no SP, CTL or non-ASCII) and form: origin-form
+ * (`/…`), absolute-form (`scheme://…`), or `*` (OPTIONS only). Authority-form (CONNECT) is
+ * refused: this server is not a proxy.
+ */
+export function checkRequestTarget(method: string, target: string): void {
+  if (target.length === 0) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) {
+      throw new HTTPInputError('Malformed HTTP request line: invalid byte in request-target');
+    }
+  }
+  const c0 = target.charCodeAt(0);
+  if (c0 === 0x2f /* / */) return;
+  if (target === '*') {
+    if (method === 'OPTIONS') return;
+    throw new HTTPInputError('Malformed HTTP request line: "*" is only valid with OPTIONS');
+  }
+  if (isAbsoluteUri(target)) return;
+  throw new HTTPInputError('Malformed HTTP request line: unsupported request-target form');
+}
+
+/** `scheme "://"` prefix of an absolute URI (RFC 3986 §3.1). */
+export function isAbsoluteUri(target: string): boolean {
+  const colon = target.indexOf('://');
+  if (colon < 1) return false;
+  const c0 = target.charCodeAt(0) | 0x20;
+  if (c0 < 0x61 || c0 > 0x7a) return false;
+  for (let i = 1; i < colon; i++) {
+    const c = target.charCodeAt(i);
+    const lc = c | 0x20;
+    if (!((lc >= 0x61 && lc <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The version of a start line: exactly `HTTP/1.0` or `HTTP/1.1`. */
+export function isSupportedVersion(v: string): boolean {
+  return v === 'HTTP/1.1' || v === 'HTTP/1.0';
+}
+
+/**
+ * Checks a `Host` field value (RFC 9110 §7.2): `uri-host [ ":" port ]`, reg-name characters or an
+ * IP-literal; no userinfo, path, comma or whitespace. An empty value is refused.
+ */
+export function isValidHost(host: string): boolean {
+  const n = host.length;
+  if (n === 0) return false;
+  let i = 0;
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    const close = host.indexOf(']');
+    if (close === -1) return false;
+    for (let j = 1; j < close; j++) {
+      const c = host.charCodeAt(j);
+      const lc = c | 0x20;
+      if (!((c >= 0x30 && c <= 0x3a) || (lc >= 0x61 && lc <= 0x66) || c === 0x2e || lc === 0x76))
+        return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < n; i++) {
+      const c = host.charCodeAt(i);
+      if (c === 0x3a) break;
+      const lc = c | 0x20;
+      const ok =
+        (lc >= 0x61 && lc <= 0x7a) ||
+        (c >= 0x30 && c <= 0x39) ||
+        c === 0x2d || // -
+        c === 0x2e || // .
+        c === 0x5f || // _
+        c === 0x7e || // ~
+        c === 0x25 || // % (pct-encoded)
+        c === 0x21 || // !
+        c === 0x24 || // $
+        c === 0x26 || // &
+        c === 0x27 || // '
+        c === 0x28 || // (
+        c === 0x29 || // )
+        c === 0x2a || // *
+        c === 0x2b || // +
+        c === 0x3b || // ;
+        c === 0x3d; // =
+      if (!ok) return false;
+    }
+  }
+  if (i === n) return true;
+  if (host.charCodeAt(i) !== 0x3a) return false;
+  for (let j = i + 1; j < n; j++) {
+    const c = host.charCodeAt(j);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses a `Content-Length` value: digits only (leading zeros allowed), at most 15 of them so the
+ * number stays exact. Repeated fields arrive joined with "," and must all be identical.
+ * Returns -1 when invalid.
+ */
+export function parseContentLength(v: string): number {
+  let result = -1;
+  let start = 0;
+  const n = v.length;
+  while (start <= n) {
+    let end = v.indexOf(',', start);
+    if (end === -1) end = n;
+    let s = start;
+    let e = end;
+    while (s < e && (v.charCodeAt(s) === 0x20 || v.charCodeAt(s) === 0x09)) s++;
+    while (e > s && (v.charCodeAt(e - 1) === 0x20 || v.charCodeAt(e - 1) === 0x09)) e--;
+    if (e === s || e - s > 15) return -1;
+    let x = 0;
+    for (let i = s; i < e; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return -1;
+      x = x * 10 + (c - 0x30);
+    }
+    if (result !== -1 && x !== result) return -1;
+    result = x;
+    start = end + 1;
+  }
+  return result;
+}
+
+/**
+ * Whether a comma-separated field value (`Connection`, `Transfer-Encoding`) lists `token`
+ * (which must be lower case), compared case-insensitively.
+ */
+export function hasToken(value: string, token: string): boolean {
+  const lower = value.toLowerCase();
+  let from = 0;
+  for (;;) {
+    const i = lower.indexOf(token, from);
+    if (i === -1) return false;
+    const end = i + token.length;
+    if (isListBoundary(lower, i - 1, -1) && isListBoundary(lower, end, 1)) return true;
+    from = i + 1;
+  }
+}
+
+function isListBoundary(s: string, i: number, dir: number): boolean {
+  for (;;) {
+    if (i < 0 || i >= s.length) return true;
+    const c = s.charCodeAt(i);
+    if (c === 0x2c) return true;
+    if (c !== 0x20 && c !== 0x09) return false;
+    i += dir;
+  }
+}
