@@ -1,0 +1,21 @@
+/**
+ * `@tornado-ts/iostream`: buffered, promise-based streams — Tornado's `IOStream`,
+ * `SSLIOStream` and `PipeIOStream` — the layer every protocol is written on.
+ *
+ * @module
+ */
+export {
+  ReadInProgressError,
+  StreamBufferFullError,
+  StreamClosedError,
+  StreamNotIdleError,
+  UnsatisfiableReadError,
+} from './errors';
+export type {
+  ConnectOptions,
+  IOStreamOptions,
+  PartialOptions,
+  ReadUntilOptions,
+  SSLOptions,
+} from './iostream';
+export { IOStream, SSLIOStream } from './iostream';

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IOStream, StreamBufferFullError, StreamClosedError } from '../src/index';
+import { FakeSocket, tcpPair, tick } from './helpers';
+
+let cleanup: (() => Promise<void>) | null = null;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = null;
+});
+
+describe('write', () => {
+  it('coalesces small writes of one tick into one socket write, in order', async () => {
+    const sock = new FakeSocket();
+    const s = new IOStream(sock);
+    const ps = [
+      s.write('HTTP/1.1 200 OK\r\n'),
+      s.write(Buffer.from('A: b\r\n\r\n')),
+      s.write(new Uint8Array([0x68, 0x69])),
+    ];
+    expect(s.writing()).toBe(true);
+    await Promise.all(ps);
+    expect(sock.writevCalls).toBe(1);
+    expect(sock.writeCalls).toBe(0);
+    expect(sock.output()).toBe('HTTP/1.1 200 OK\r\nA: b\r\n\r\nhi');
+    expect(s.writing()).toBe(false);
+    s.close();
+  });
+
+  it('does not copy buffers', async () => {
+    const sock = new FakeSocket();
+    const s = new IOStream(sock);
+    const big = Buffer.alloc(1 << 20, 7);
+    await s.write(big);
+    expect(sock.written[0]).toBe(big);
+    s.close();
+  });
+
+  it('streams 12 MB of writes over TCP in order, each promise resolving in order', async () => {
+    const pair = await tcpPair();
+    cleanup = pair.close;
+    const w = new IOStream(pair.server);
+    const r = new IOStream(pair.client);
+    const parts = Array.from({ length: 24 }, () => randomBytes(512 * 1024));
+    const resolved: number[] = [];
+    const writes = parts.map((p, i) => w.write(p).then(() => resolved.push(i)));
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    const got = await r.readBytes(total);
+    await Promise.all(writes);
+    expect(resolved).toEqual(parts.map((_, i) => i));
+    expect(Buffer.compare(got, Buffer.concat(parts))).toBe(0);
+    w.close();
+    r.close();
+  });
+
+  it('write after close rejects with StreamClosedError (and never as an unhandled rejection)', async () => {
+    const s = new IOStream(new FakeSocket());
+    s.close();
+    await expect(s.write('x')).rejects.toBeInstanceOf(StreamClosedError);
+    s.write('ignored'); // not awaited: must not surface as unhandledRejection
+    await tick();
+  });
+
+  it('writes pending at close reject with StreamClosedError', async () => {
+    const pair = await tcpPair();
+    cleanup = pair.close;
+    const s = new IOStream(pair.server);
+    pair.client.pause(); // the peer does not read: the kernel buffers fill up
+    const big = Buffer.alloc(32 << 20);
+    const p = s.write(big);
+    const q = s.write('after');
+    await tick();
+    expect(s.writing()).toBe(true);
+    s.close();
+    await expect(p).rejects.toBeInstanceOf(StreamClosedError);
+    await expect(q).rejects.toBeInstanceOf(StreamClosedError);
+  });
+
+  it('maxWriteBufferSize: a write past it is refused and the stream stays open', async () => {
+    const sock = new FakeSocket();
+    const s = new IOStream(sock, { maxWriteBufferSize: 10 });
+    const a = s.write('12345678');
+    await expect(s.write('abc')).rejects.toBeInstanceOf(StreamBufferFullError);
+    await a;
+    await s.write('abcdefghij');
+    expect(s.closed()).toBe(false);
+    expect(sock.output()).toBe('12345678abcdefghij');
+    s.close();
+  });
+
+  it('a socket write error closes the stream with that error', async () => {
+    const sock = new FakeSocket();
+    sock._write = (_c, _e, cb) => cb(new Error('disk on fire'));
+    const s = new IOStream(sock);
+    const err = await s.write('x').catch((e) => e);
+    expect(err).toBeInstanceOf(StreamClosedError);
+    expect(s.closed()).toBe(true);
+    expect(s.error?.message).toBe('disk on fire');
+  });
+
+  it('setNodelay works on sockets and is a no-op on other streams', async () => {
+    const pair = await tcpPair();
+    cleanup = pair.close;
+    const s = new IOStream(pair.server);
+    s.setNodelay(true);
+    s.setNodelay(false);
+    new IOStream(new FakeSocket()).setNodelay(true);
+    expect(s.socket).toBe(pair.server);
+    s.close();
+  });
+});
