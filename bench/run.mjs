@@ -1,0 +1,520 @@
+#!/usr/bin/env node
+// The benchmark runner: `npm run bench [-- --quick] [--scenario a,b] [--contender a,b] …`.
+// See README.md for what is measured and how.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { check } from './lib/checks.mjs';
+import { CONTENDERS, SCENARIOS, TARGETS } from './lib/config.mjs';
+import { freePort, have, pinned, rssKiB, run, sleep, startServer } from './lib/proc.mjs';
+import { summarizeProfile } from './lib/profile.mjs';
+import { evaluateTargets, renderMarkdown, replaceBetweenMarkers, summarize } from './lib/report.mjs';
+import { formatNumber } from './lib/stats.mjs';
+import { errorCount, parseWrkOutput } from './lib/wrk.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    build: { type: 'boolean', default: true },
+    'no-build': { type: 'boolean', default: false },
+    scenario: { type: 'string' },
+    contender: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    'idle-count': { type: 'string' },
+    size: { type: 'string' },
+    profile: { type: 'string' },
+    'no-readme': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (opt.help) {
+  console.log(`usage: npm run bench -- [options]
+  --quick              ~1 minute: 1 round of 1 s, 1,000 idle connections, 64 MiB transfers; fails only on errors
+  --scenario a,b       only these scenarios (${SCENARIOS.map((s) => s.id).join(', ')})
+  --contender a,b      only these contenders (${CONTENDERS.map((c) => c.id).join(', ')}); node:http is always kept
+  --rounds N           rounds per scenario (default 3)
+  --duration S         seconds per wrk run (default 5)
+  --idle-count N       idle connections (default 10000)
+  --size BYTES         transfer size (default 1 GiB)
+  --profile id,…       run these Node contenders under --cpu-prof and print where their time goes
+  --no-build           do not build the tornado-ts packages first
+  --no-readme          do not rewrite the table in bench/README.md
+Full runs write bench/results/latest.json and the README table; --quick and filtered runs write
+bench/results/quick.json or partial.json instead.`);
+  process.exit(0);
+}
+
+const quick = opt.quick;
+const filtered = Boolean(
+  opt.scenario || opt.contender || opt.rounds || opt.duration || opt['idle-count'] || opt.size,
+);
+const rounds = Number(opt.rounds ?? (quick ? 1 : 3));
+const durationS = Number(opt.duration ?? (quick ? 1 : 5));
+const warmupS = quick ? 0 : 2;
+const settleMs = quick ? 500 : 2000;
+const transferSize = Number(opt.size ?? (quick ? 64 * 1024 ** 2 : 1024 ** 3));
+const profileIds = new Set((opt.profile ?? '').split(',').filter(Boolean));
+const CONNECTIONS = 50;
+
+const cpus = os.cpus();
+const serverCpu = cpus.length >= 2 ? 0 : null;
+const clientCpu = cpus.length >= 2 ? 1 : null;
+const notes = /** @type {string[]} */ ([]);
+let failures = 0;
+
+/** @param {string} msg */
+const log = (msg) => console.log(msg);
+/** @param {string} msg */
+const fail = (msg) => {
+  failures++;
+  console.log(`  ERROR ${msg}`);
+};
+
+// ---------------------------------------------------------------- tools
+async function ensureTools() {
+  const missing = [];
+  if (!have('wrk')) missing.push('wrk');
+  if (!have('curl')) missing.push('curl');
+  const tornadoOk = async () =>
+    (await run('/usr/bin/python3', ['-c', 'import tornado; print(tornado.version)'])).stdout.trim();
+  let tornado = fs.existsSync('/usr/bin/python3') ? await tornadoOk() : '';
+  if (!tornado) missing.push('python3-tornado');
+  if (missing.length > 0 && have('apt-get') && process.getuid?.() === 0) {
+    log(`installing ${missing.join(' ')} with apt-get …`);
+    const env = 'DEBIAN_FRONTEND=noninteractive';
+    const r = await run(
+      'sh',
+      [
+        '-c',
+        `${env} apt-get install -y -qq ${missing.join(' ')} || (apt-get update -qq && ${env} apt-get install -y -qq ${missing.join(' ')})`,
+      ],
+      { timeoutMs: 300_000 },
+    );
+    if (r.code !== 0) log(`apt-get failed: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`);
+    if (fs.existsSync('/usr/bin/python3')) tornado = await tornadoOk();
+  }
+  if (!have('wrk')) throw new Error('wrk is missing and could not be installed (apt-get install wrk)');
+  if (!have('curl')) throw new Error('curl is missing and could not be installed (apt-get install curl)');
+  const wrkVersion = (await run('wrk', ['--version'])).stdout.split('\n')[0]?.trim() ?? '';
+  return { tornado, wrkVersion };
+}
+
+async function build() {
+  log('building the tornado-ts packages (npx turbo run build --filter=@tornado-ts/web...) …');
+  const r = await run(
+    'npx',
+    ['turbo', 'run', 'build', '--filter=@tornado-ts/web...', '--continue', '--output-logs=errors-only'],
+    {
+      cwd: ROOT,
+      timeoutMs: 600_000,
+    },
+  );
+  if (r.code !== 0) {
+    const out = `${r.stdout}\n${r.stderr}`.trim().split('\n');
+    log(
+      `  the build failed (contenders that cannot load will be reported as not available):\n    ${out.slice(-8).join('\n    ')}`,
+    );
+    notes.push('`turbo run build` failed for part of the stack; contenders report what they could load.');
+  }
+}
+
+// ---------------------------------------------------------------- data
+/** @param {number} size */
+function dataFile(size) {
+  const dir = path.join(os.tmpdir(), 'tornado-ts-bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const name = `blob-${size}.bin`;
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
+    log(`writing the ${formatNumber(size / 1024 ** 2, 0)} MiB test file ${file} …`);
+    const block = Buffer.alloc(1024 ** 2);
+    for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
+    const fd = fs.openSync(`${file}.tmp`, 'w');
+    for (let left = size; left > 0; left -= block.length)
+      fs.writeSync(fd, block, 0, Math.min(left, block.length));
+    fs.closeSync(fd);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  return { dir, name, file, size };
+}
+
+// ---------------------------------------------------------------- servers
+/**
+ * @param {import('./lib/config.mjs').ContenderSpec} c
+ * @param {number} port
+ * @param {string} dir
+ */
+function serverCommand(c, port, dir) {
+  const script = path.join(HERE, 'servers', c.script);
+  if (c.runtime === 'python') return pinned(serverCpu, ['/usr/bin/python3', script, String(port), dir]);
+  const flags = profileIds.has(c.id)
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(HERE, 'results', 'profiles')}`]
+    : [];
+  return pinned(serverCpu, [process.execPath, ...flags, script, String(port), dir]);
+}
+
+/**
+ * @param {import('./lib/config.mjs').ContenderSpec} c
+ * @param {string} dir
+ */
+async function launch(c, dir) {
+  const port = await freePort();
+  const [cmd, argv] = serverCommand(c, port, dir);
+  return startServer([cmd, ...argv], port, { cwd: HERE });
+}
+
+// ---------------------------------------------------------------- measurements
+/**
+ * @param {import('./lib/config.mjs').ScenarioSpec} sc
+ * @param {number} port
+ * @param {number} seconds
+ */
+async function wrk(sc, port, seconds) {
+  const argv = [
+    '-t1',
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    ...(sc.wrkArgs ?? []),
+    `http://127.0.0.1:${port}${sc.path}`,
+  ];
+  if (sc.scriptArgs) argv.push('--', ...sc.scriptArgs);
+  const [cmd, args] = pinned(clientCpu, ['wrk', ...argv]);
+  const r = await run(cmd, args, { cwd: HERE, timeoutMs: (seconds + 30) * 1000 });
+  if (r.code !== 0 || r.timedOut)
+    throw new Error(
+      `wrk failed (${r.timedOut ? 'timed out' : `code ${r.code}`}): ${r.stderr.trim().slice(0, 300)}`,
+    );
+  return parseWrkOutput(r.stdout);
+}
+
+/**
+ * @param {'download' | 'upload'} kind
+ * @param {number} port
+ * @param {{ name: string, file: string, size: number }} data
+ */
+async function transfer(kind, port, data) {
+  const common = [
+    '-sS',
+    '--max-time',
+    '120',
+    '-w',
+    '\n%{http_code} %{size_download} %{size_upload} %{time_total}',
+  ];
+  const argv =
+    kind === 'download'
+      ? [...common, '-o', '/dev/null', `http://127.0.0.1:${port}/static/${data.name}`]
+      : [
+          ...common,
+          '-X',
+          'POST',
+          '-H',
+          'Expect:',
+          '-H',
+          'Content-Type: application/octet-stream',
+          '-T',
+          data.file,
+          `http://127.0.0.1:${port}/upload`,
+        ];
+  const [cmd, args] = pinned(clientCpu, ['curl', ...argv]);
+  const r = await run(cmd, args, { timeoutMs: 150_000 });
+  const lines = r.stdout.trimEnd().split('\n');
+  const [code, down, up, total] = (lines.pop() ?? '').split(' ');
+  const bytes = Number(kind === 'download' ? down : up);
+  if (r.code !== 0 || code !== '200' || bytes !== data.size) {
+    throw new Error(
+      `curl ${kind}: exit ${r.code}, HTTP ${code}, ${bytes} of ${data.size} bytes ${r.stderr.trim().slice(0, 200)}`,
+    );
+  }
+  if (kind === 'upload' && lines.join('\n').trim() !== String(data.size)) {
+    throw new Error(
+      `upload: the server counted ${JSON.stringify(lines.join('\n').slice(0, 40))} bytes, ${data.size} were sent`,
+    );
+  }
+  return data.size / Number(total) / 1e6;
+}
+
+/**
+ * Fresh server, N idle keep-alive connections from a separate client process, RSS delta per connection.
+ * @param {import('./lib/config.mjs').ContenderSpec} c
+ * @param {string} dir
+ * @param {number} count
+ * @returns {Promise<import('./lib/report.mjs').Run>}
+ */
+async function idleRound(c, dir, count) {
+  const server = await launch(c, dir);
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let client;
+  try {
+    await check(server.port, 'plaintext');
+    await sleep(1000);
+    const before = rssKiB(server.pid);
+    const [cmd, args] = pinned(clientCpu, [
+      process.execPath,
+      path.join(HERE, 'clients', 'idle.mjs'),
+      String(server.port),
+      String(count),
+    ]);
+    client = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = readline.createInterface({
+      input: /** @type {import('node:stream').Readable} */ (client.stdout),
+    });
+    const it = lines[Symbol.asyncIterator]();
+    /** @param {number} ms */
+    const nextLine = async (ms) => {
+      const t = sleep(ms).then(() => {
+        throw new Error(`the idle client did not answer within ${ms / 1000} s`);
+      });
+      const r = await Promise.race([it.next(), t]);
+      if (r.done) throw new Error('the idle client exited');
+      return JSON.parse(r.value);
+    };
+    const connected = await nextLine(120_000);
+    if (connected.connected === 0) throw new Error(`no connection held: ${connected.error}`);
+    await sleep(settleMs);
+    if (!server.alive()) throw new Error('the server exited');
+    const after = rssKiB(server.pid);
+    client.stdin?.write('check\n');
+    const { open } = await nextLine(10_000);
+    client.stdin?.write('exit\n');
+    if (open === 0) throw new Error(`the server closed all ${connected.connected} idle connections`);
+    const lost = [];
+    if (connected.failed > 0)
+      lost.push(`${connected.failed} of ${count} connections failed (${connected.error})`);
+    if (open < connected.connected)
+      lost.push(`${connected.connected - open} closed by the server while idle`);
+    return {
+      value: (after - before) / open,
+      errors: connected.failed,
+      ...(lost.length ? { note: `${lost.join('; ')}` } : {}),
+    };
+  } finally {
+    client?.kill('SIGKILL');
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const started = Date.now();
+  const onlyScenarios = opt.scenario ? new Set(opt.scenario.split(',')) : null;
+  const onlyContenders = opt.contender ? new Set([...opt.contender.split(','), 'node']) : null;
+  const scenarios = SCENARIOS.filter((s) => !onlyScenarios || onlyScenarios.has(s.id));
+  const specs = CONTENDERS.filter((c) => !onlyContenders || onlyContenders.has(c.id));
+  if (scenarios.length === 0 || specs.length === 0)
+    throw new Error('nothing to run: check --scenario / --contender');
+
+  const { tornado, wrkVersion } = await ensureTools();
+  if (opt.build && !opt['no-build']) await build();
+  const hardLimit = Number((await run('sh', ['-c', 'ulimit -Hn'])).stdout.trim()) || 1024;
+  let idleCount = Number(opt['idle-count'] ?? (quick ? 1000 : 10_000));
+  if (idleCount > hardLimit - 500) {
+    notes.push(
+      `idle connections lowered from ${idleCount} to ${hardLimit - 500}: the open-files hard limit is ${hardLimit}`,
+    );
+    idleCount = hardLimit - 500;
+  }
+  const data = scenarios.some((s) => s.kind === 'download' || s.kind === 'upload')
+    ? dataFile(transferSize)
+    : null;
+  const dir = data?.dir ?? os.tmpdir();
+  if (profileIds.size) fs.mkdirSync(path.join(HERE, 'results', 'profiles'), { recursive: true });
+
+  /** @type {import('./lib/report.mjs').Contender[]} */
+  const contenders = specs.map((c) => ({ id: c.id, label: c.label, available: true }));
+  const byId = Object.fromEntries(contenders.map((c) => [c.id, c]));
+  if (!tornado && byId.tornado) {
+    byId.tornado.available = false;
+    byId.tornado.reason = '/usr/bin/python3 has no tornado module (apt-get install python3-tornado)';
+  }
+
+  // Long-running servers for the throughput and transfer scenarios.
+  /** @type {Record<string, import('./lib/proc.mjs').Server>} */
+  const servers = {};
+  const needLongRunning = scenarios.some((s) => s.kind !== 'idle');
+  for (const c of specs) {
+    if (!byId[c.id].available) continue;
+    try {
+      const s = await launch(c, dir);
+      if (needLongRunning) servers[c.id] = s;
+      else await s.stop();
+      log(`${c.label}: listening on ${s.port}`);
+    } catch (err) {
+      byId[c.id].available = false;
+      byId[c.id].reason = /** @type {Error} */ (err).message;
+      log(`${c.label}: not available — ${byId[c.id].reason}`);
+    }
+  }
+  if (!byId.node?.available) throw new Error(`node:http, the baseline, did not start: ${byId.node?.reason}`);
+
+  /** @type {import('./lib/report.mjs').Scenario[]} */
+  const results = [];
+  try {
+    for (const sc of scenarios) {
+      /** @type {import('./lib/report.mjs').Scenario} */
+      const res = {
+        id: sc.id,
+        title: sc.title,
+        unit: sc.unit,
+        higherIsBetter: sc.higherIsBetter,
+        latency: sc.kind === 'wrk',
+        cells: {},
+      };
+      results.push(res);
+      log(`\n== ${sc.title} (${sc.unit})`);
+      const taking = [];
+      for (const c of specs) {
+        if (!sc.contenders.includes(c.id)) {
+          res.cells[c.id] = { runs: [], skipped: `n/a: ${sc.na?.[c.id] ?? 'not part of this scenario'}` };
+          continue;
+        }
+        if (!byId[c.id].available) {
+          res.cells[c.id] = { runs: [], skipped: `not available: ${byId[c.id].reason}` };
+          continue;
+        }
+        res.cells[c.id] = { runs: [] };
+        if (sc.kind !== 'idle') {
+          const s = servers[c.id];
+          const kind = sc.kind === 'wrk' ? /** @type {any} */ (sc.check) : sc.kind;
+          try {
+            if (!s.alive())
+              throw new Error(
+                `the server exited${s.stderr() ? `: ${s.stderr().trim().split('\n').slice(-2).join(' / ')}` : ''}`,
+              );
+            await check(s.port, kind, { file: data?.name, size: data?.size });
+          } catch (err) {
+            const why = /** @type {Error} */ (err).message;
+            res.cells[c.id] = { runs: [], skipped: `failed its check: ${why}` };
+            log(`  ${c.label}: skipped, failed its check — ${why}`);
+            continue;
+          }
+        }
+        taking.push(c);
+      }
+      // Warm-up (JIT, caches such as Tornado's static-file hash), not recorded.
+      if (warmupS > 0 || sc.kind === 'download') {
+        for (const c of taking) {
+          const s = servers[c.id];
+          try {
+            if (sc.kind === 'wrk') await wrk(sc, s.port, warmupS);
+            else if (sc.kind === 'download' && data && !quick) await transfer('download', s.port, data);
+          } catch (err) {
+            log(`  ${c.label}: warm-up failed — ${/** @type {Error} */ (err).message}`);
+          }
+        }
+      }
+      for (let round = 1; round <= rounds; round++) {
+        for (const c of taking) {
+          const cell = res.cells[c.id];
+          if (cell.skipped) continue;
+          try {
+            /** @type {import('./lib/report.mjs').Run} */
+            let r;
+            if (sc.kind === 'wrk') {
+              const s = servers[c.id];
+              const w = await wrk(sc, s.port, durationS);
+              const errors = errorCount(w.errors);
+              r = { value: w.rps, p50Ms: w.latencyMs['50'], p99Ms: w.latencyMs['99'], errors };
+              if (!s.alive()) throw new Error('the server exited during the run');
+              if (w.requests === 0) throw new Error('no request completed');
+              if (errors > 0) {
+                r.note = `round ${round}: ${JSON.stringify(w.errors)}`;
+                // Connection churn can lose a handful of connects to the kernel's backlog; more is an error.
+                if (w.errors.non2xx > 0 || errors > w.requests * 0.001)
+                  fail(`${sc.id}/${c.id}: ${JSON.stringify(w.errors)} in ${w.requests} requests`);
+              }
+              log(
+                `  round ${round} ${c.label.padEnd(24)} ${formatNumber(w.rps, 0).padStart(10)} req/s  p50 ${w.latencyMs['50']?.toFixed(2)} ms  p99 ${w.latencyMs['99']?.toFixed(2)} ms${errors ? `  errors ${JSON.stringify(w.errors)}` : ''}`,
+              );
+            } else if (sc.kind === 'idle') {
+              r = await idleRound(c, dir, idleCount);
+              log(
+                `  round ${round} ${c.label.padEnd(24)} ${r.value.toFixed(2).padStart(10)} KB/conn${r.note ? `  (${r.note})` : ''}`,
+              );
+              if (r.errors) fail(`${sc.id}/${c.id}: ${r.note}`);
+            } else {
+              if (!data) throw new Error('no data file');
+              const mbps = await transfer(sc.kind, servers[c.id].port, data);
+              r = { value: mbps };
+              log(`  round ${round} ${c.label.padEnd(24)} ${mbps.toFixed(0).padStart(10)} MB/s`);
+            }
+            cell.runs.push(r);
+          } catch (err) {
+            const why = /** @type {Error} */ (err).message;
+            fail(`${sc.id}/${c.id} round ${round}: ${why}`);
+            cell.runs.push({ value: Number.NaN, errors: 1, note: `round ${round}: ${why}` });
+          }
+        }
+      }
+      summarize(res);
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+  }
+
+  const targetResults = evaluateTargets(
+    TARGETS.filter((t) => results.some((s) => s.id === t.scenario)),
+    results,
+  );
+  const meta = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    quick,
+    filtered,
+    node: process.versions.node,
+    tornado: tornado || null,
+    wrk: wrkVersion,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model?.trim(),
+    serverCpu,
+    clientCpu,
+    rounds,
+    durationS,
+    connections: CONNECTIONS,
+    idleConnections: idleCount,
+    transferBytes: transferSize,
+    commit: (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT })).stdout.trim() || null,
+    elapsedS: Math.round((Date.now() - started) / 1000),
+    notes,
+  };
+  const doc = { meta, contenders, scenarios: results, targets: targetResults };
+  const markdown = renderMarkdown(doc);
+  log(`\n${markdown}\n`);
+
+  if (profileIds.size) {
+    const profDir = path.join(HERE, 'results', 'profiles');
+    for (const f of fs.readdirSync(profDir).filter((n) => n.endsWith('.cpuprofile'))) {
+      const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')), 25);
+      log(`profile ${f} (self time):\n${summary}\n`);
+    }
+  }
+
+  const name = quick ? 'quick.json' : filtered ? 'partial.json' : 'latest.json';
+  const outFile = path.join(HERE, 'results', name);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(
+    outFile,
+    `${JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
+  log(`wrote ${path.relative(ROOT, outFile)}`);
+  if (!quick && !filtered && !opt['no-readme']) {
+    const readme = path.join(HERE, 'README.md');
+    fs.writeFileSync(readme, replaceBetweenMarkers(fs.readFileSync(readme, 'utf8'), markdown));
+    log('updated the results table in bench/README.md');
+  }
+  log(`done in ${meta.elapsedS} s${failures ? `, with ${failures} error(s)` : ''}`);
+  process.exitCode = failures ? 1 : 0;
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err?.stack ?? err}`);
+  process.exitCode = 1;
+});
