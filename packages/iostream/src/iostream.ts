@@ -84,7 +84,11 @@ const noop = (): void => {};
 // few literals ('\r\n', '\r\n\r\n') on every request.
 const delimiterCache = new Map<string, Buffer>();
 
+let lastDelimiterIn: string | Uint8Array | null = null;
+let lastDelimiter: Buffer = EMPTY;
+
 function toDelimiter(d: string | Uint8Array): Buffer {
+  if (d === lastDelimiterIn) return lastDelimiter;
   let b: Buffer | undefined;
   if (typeof d === 'string') {
     b = delimiterCache.get(d);
@@ -101,6 +105,8 @@ function toDelimiter(d: string | Uint8Array): Buffer {
     throw new TypeError('the delimiter must be a string or a Uint8Array');
   }
   if (b.length === 0) throw new TypeError('the delimiter must not be empty');
+  lastDelimiterIn = d;
+  lastDelimiter = b;
   return b;
 }
 
@@ -285,7 +291,7 @@ export class IOStream {
   readUntil(delimiter: string | Uint8Array, opts?: ReadUntilOptions): Promise<Buffer> {
     this.#checkIdle();
     const d = toDelimiter(delimiter);
-    const max = checkLimit(opts?.maxBytes, 'maxBytes');
+    const max = opts === undefined ? -1 : checkLimit(opts.maxBytes, 'maxBytes');
     if (this.#size > 0) {
       const pos = this.#findDelimiter(d);
       if (pos >= 0) {
@@ -400,7 +406,7 @@ export class IOStream {
   tryReadUntil(delimiter: string | Uint8Array, opts?: ReadUntilOptions): Buffer | null {
     this.#checkIdle();
     const d = toDelimiter(delimiter);
-    const max = checkLimit(opts?.maxBytes, 'maxBytes');
+    const max = opts === undefined ? -1 : checkLimit(opts.maxBytes, 'maxBytes');
     if (this.#size === 0) return null;
     const pos = this.#findDelimiter(d);
     if (pos >= 0) {
@@ -944,6 +950,24 @@ export class IOStream {
     const from = this.#scanDelim === d ? this.#scanPos : 0;
     const chunks = this.#chunks;
     const n = chunks.length;
+    if (this.#first === n - 1) {
+      // One chunk (the common case): a plain indexOf, then look for a match cut off at its end.
+      const c = chunks[n - 1]!;
+      const off = this.#firstOff;
+      const idx = c.indexOf(d, off + from);
+      if (idx !== -1) return idx - off;
+      const clen = c.length;
+      let p = clen - d.length + 1;
+      if (p < off + from) p = off + from;
+      for (; p < clen; p++) {
+        let k = 0;
+        while (p + k < clen && c[p + k] === d[k]) k++;
+        if (p + k === clen) break; // a prefix of d ends the buffer: more data may complete it
+      }
+      this.#scanDelim = d;
+      this.#scanPos = p - off;
+      return -1;
+    }
     const dlen = d.length;
     const d0 = d[0]!;
     let base = -this.#firstOff; // buffer position of the current chunk's byte 0
