@@ -1,0 +1,503 @@
+/*
+ * @tornado-ts/ioloop native addon: fd readiness through libuv's poll watcher (uv_poll_t) on the
+ * Node event loop, plus the non-blocking read(2)/write(2)/fcntl(2)/pipe2(2) helpers PipeIOStream
+ * needs. N-API only, so one build works across Node versions.
+ *
+ * Events use Tornado's bits: READ 0x001, WRITE 0x004, ERROR 0x018 (EPOLLERR | EPOLLHUP).
+ */
+#define NAPI_VERSION 8
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define T_READ 0x001
+#define T_WRITE 0x004
+#define T_ERROR 0x018
+
+typedef struct instance instance;
+
+typedef struct poll_handle {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  instance* inst;
+  int fd;
+  int closing;      /* uv_close called */
+  int napi_released;/* callback ref + async context released */
+  int refs;         /* 1 for the libuv handle (until close_cb), 1 for the JS external */
+  struct poll_handle* prev;
+  struct poll_handle* next;
+} poll_handle;
+
+struct instance {
+  poll_handle* head; /* every handle whose libuv side is not closed yet */
+  int tearing_down;
+};
+
+/* ---------- helpers ---------- */
+
+#define CALL(env, call)                                                   \
+  do {                                                                    \
+    if ((call) != napi_ok) {                                              \
+      const napi_extended_error_info* info_ = NULL;                       \
+      napi_get_last_error_info((env), &info_);                            \
+      bool pending_;                                                      \
+      napi_is_exception_pending((env), &pending_);                        \
+      if (!pending_)                                                      \
+        napi_throw_error((env), NULL,                                     \
+                         info_ && info_->error_message ? info_->error_message \
+                                                       : "N-API call failed"); \
+      return NULL;                                                        \
+    }                                                                     \
+  } while (0)
+
+/* Throws an Error with .code (errno name), .errno (negative, as Node does) and .syscall. */
+static napi_value throw_uv_error(napi_env env, int uverr, const char* syscall) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s, %s", uv_err_name(uverr), uv_strerror(uverr), syscall);
+  napi_value code, message, err, errno_v, syscall_v;
+  napi_create_string_utf8(env, uv_err_name(uverr), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &err);
+  napi_create_int32(env, uverr, &errno_v);
+  napi_set_named_property(env, err, "errno", errno_v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  napi_set_named_property(env, err, "syscall", syscall_v);
+  napi_throw(env, err);
+  return NULL;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char* syscall) {
+  return throw_uv_error(env, -err, syscall);
+}
+
+static int get_int32(napi_env env, napi_value v, int32_t* out, const char* what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  napi_get_value_int32(env, v, out);
+  return 1;
+}
+
+static int uv_events_of(int tornado_events) {
+  int ev = 0;
+  if (tornado_events & T_READ) ev |= UV_READABLE;
+  if (tornado_events & T_WRITE) ev |= UV_WRITABLE;
+  return ev;
+}
+
+/* ---------- poll handles ---------- */
+
+static void list_remove(poll_handle* h) {
+  if (h->prev) h->prev->next = h->next;
+  else if (h->inst && h->inst->head == h) h->inst->head = h->next;
+  if (h->next) h->next->prev = h->prev;
+  h->prev = h->next = NULL;
+}
+
+static void release_napi(poll_handle* h) {
+  if (h->napi_released) return;
+  h->napi_released = 1;
+  if (h->callback) napi_delete_reference(h->env, h->callback);
+  if (h->async) napi_async_destroy(h->env, h->async);
+  h->callback = NULL;
+  h->async = NULL;
+}
+
+static void unref_handle(poll_handle* h) {
+  if (--h->refs == 0) free(h);
+}
+
+static void on_close(uv_handle_t* handle) {
+  poll_handle* h = (poll_handle*)handle->data;
+  list_remove(h);
+  /* During env teardown the N-API side was already released by the cleanup hook. */
+  release_napi(h);
+  unref_handle(h);
+}
+
+static void close_handle(poll_handle* h) {
+  if (h->closing) return;
+  h->closing = 1;
+  uv_poll_stop(&h->poll);
+  uv_close((uv_handle_t*)&h->poll, on_close);
+}
+
+static void on_poll(uv_poll_t* p, int status, int uvevents) {
+  poll_handle* h = (poll_handle*)p->data;
+  if (h->closing || h->napi_released) return;
+  int events = 0;
+  if (status < 0) {
+    /* libuv reports POLLERR (and bad fds) as an error status and stops the watcher. */
+    events = T_ERROR;
+  } else {
+    if (uvevents & UV_READABLE) events |= T_READ;
+    if (uvevents & UV_WRITABLE) events |= T_WRITE;
+    if (uvevents & UV_DISCONNECT) events |= T_ERROR;
+    if (events & T_READ) {
+      /* libuv folds POLLHUP into "readable"; ask the kernel whether this is a hang-up. */
+      struct pollfd pfd;
+      pfd.fd = h->fd;
+      pfd.events = POLLIN;
+      pfd.revents = 0;
+      if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))) events |= T_ERROR;
+    }
+  }
+  if (events == 0) return;
+
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[1], result;
+  if (napi_get_reference_value(env, h->callback, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+    napi_create_int32(env, events, &argv[0]);
+    /* h may be closed (not freed: close is deferred to the next loop iteration) by the callback. */
+    napi_status st = napi_make_callback(env, h->async, recv, cb, 1, argv, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void finalize_external(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  poll_handle* h = (poll_handle*)data;
+  if (!h->closing) {
+    /* Dropped without pollClose: stop watching. */
+    release_napi(h);
+    close_handle(h);
+  }
+  unref_handle(h);
+}
+
+static void cleanup_hook(void* arg) {
+  instance* inst = (instance*)arg;
+  inst->tearing_down = 1;
+  for (poll_handle* h = inst->head; h != NULL; h = h->next) {
+    release_napi(h);
+    close_handle(h);
+  }
+}
+
+static void finalize_instance(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  instance* inst = (instance*)data;
+  /* Handles still waiting for their close callback keep pointing at inst: detach them. */
+  for (poll_handle* h = inst->head; h != NULL; h = h->next) h->inst = NULL;
+  free(inst);
+}
+
+static poll_handle* unwrap_handle(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void* data = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a poll handle");
+    return NULL;
+  }
+  return (poll_handle*)data;
+}
+
+/* pollStart(fd, events, callback) -> handle */
+static napi_value js_poll_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollStart(fd, events, callback)");
+    return NULL;
+  }
+  int32_t fd, events;
+  if (!get_int32(env, argv[0], &fd, "fd") || !get_int32(env, argv[1], &events, "events")) return NULL;
+  napi_valuetype t;
+  CALL(env, napi_typeof(env, argv[2], &t));
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "callback must be a function");
+    return NULL;
+  }
+  instance* inst = NULL;
+  CALL(env, napi_get_instance_data(env, (void**)&inst));
+  uv_loop_t* loop = NULL;
+  CALL(env, napi_get_uv_event_loop(env, &loop));
+
+  poll_handle* h = (poll_handle*)calloc(1, sizeof *h);
+  if (h == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
+  h->env = env;
+  h->fd = fd;
+  h->inst = inst;
+  int r = uv_poll_init(loop, &h->poll, fd);
+  if (r < 0) {
+    free(h);
+    return throw_uv_error(env, r, "uv_poll_init");
+  }
+  h->poll.data = h;
+  h->refs = 2;
+  /* From here on the libuv handle exists and must be closed through uv_close. */
+  napi_value name, ext;
+  if (napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
+      napi_create_string_utf8(env, "tornado-ts:fd-handler", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, NULL, name, &h->async) != napi_ok) {
+    release_napi(h);
+    h->refs = 1;
+    close_handle(h);
+    napi_throw_error(env, NULL, "could not set up the poll handle");
+    return NULL;
+  }
+  if (inst) {
+    h->next = inst->head;
+    if (inst->head) inst->head->prev = h;
+    inst->head = h;
+  }
+  if (napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
+    release_napi(h);
+    h->refs = 1;
+    close_handle(h);
+    napi_throw_error(env, NULL, "could not wrap the poll handle");
+    return NULL;
+  }
+  int uvev = uv_events_of(events);
+  if (uvev != 0) {
+    r = uv_poll_start(&h->poll, uvev, on_poll);
+    if (r < 0) {
+      release_napi(h);
+      close_handle(h);
+      return throw_uv_error(env, r, "uv_poll_start");
+    }
+  }
+  return ext;
+}
+
+/* pollUpdate(handle, events) */
+static napi_value js_poll_update(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollUpdate(handle, events)");
+    return NULL;
+  }
+  poll_handle* h = unwrap_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  int32_t events;
+  if (!get_int32(env, argv[1], &events, "events")) return NULL;
+  if (h->closing) {
+    napi_throw_error(env, "ERR_IOLOOP_HANDLE_CLOSED", "poll handle is closed");
+    return NULL;
+  }
+  int uvev = uv_events_of(events);
+  int r = uvev == 0 ? uv_poll_stop(&h->poll) : uv_poll_start(&h->poll, uvev, on_poll);
+  if (r < 0) return throw_uv_error(env, r, "uv_poll_start");
+  return NULL;
+}
+
+/* pollClose(handle) */
+static napi_value js_poll_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollClose(handle)");
+    return NULL;
+  }
+  poll_handle* h = unwrap_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  close_handle(h); /* N-API resources are released in on_close: we may be inside h's callback now */
+  return NULL;
+}
+
+/* ---------- fd helpers ---------- */
+
+static int get_buffer_range(napi_env env, napi_value* argv, uint8_t** ptr, size_t* len) {
+  bool is_ta = false;
+  void* data = NULL;
+  size_t size = 0;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (is_ta) {
+    napi_typedarray_type type;
+    size_t length;
+    napi_value ab;
+    size_t byte_offset;
+    napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &byte_offset);
+    if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array");
+      return 0;
+    }
+    size = length;
+  } else {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array");
+    return 0;
+  }
+  int64_t offset = 0, count = 0;
+  napi_valuetype t1, t2;
+  napi_typeof(env, argv[2], &t1);
+  napi_typeof(env, argv[3], &t2);
+  if (t1 != napi_number || t2 != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "offset and length must be numbers");
+    return 0;
+  }
+  napi_get_value_int64(env, argv[2], &offset);
+  napi_get_value_int64(env, argv[3], &count);
+  if (offset < 0 || count < 0 || (uint64_t)offset > size || (uint64_t)count > size - (uint64_t)offset) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "offset/length outside the buffer");
+    return 0;
+  }
+  *ptr = (uint8_t*)data + offset;
+  *len = (size_t)count;
+  return 1;
+}
+
+/* read(fd, buf, offset, length) -> n > 0 | 0 (EOF) | -1 (would block) */
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "read(fd, buf, offset, length)");
+    return NULL;
+  }
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  uint8_t* ptr;
+  size_t len;
+  if (!get_buffer_range(env, argv, &ptr, &len)) return NULL;
+  ssize_t n;
+  do {
+    n = read(fd, ptr, len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) n = -1;
+    else return throw_errno(env, errno, "read");
+  }
+  napi_value out;
+  CALL(env, napi_create_int64(env, (int64_t)n, &out));
+  return out;
+}
+
+/* write(fd, buf, offset, length) -> n >= 0 | -1 (would block) */
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(fd, buf, offset, length)");
+    return NULL;
+  }
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  uint8_t* ptr;
+  size_t len;
+  if (!get_buffer_range(env, argv, &ptr, &len)) return NULL;
+  ssize_t n;
+  do {
+    n = write(fd, ptr, len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) n = -1;
+    else return throw_errno(env, errno, "write");
+  }
+  napi_value out;
+  CALL(env, napi_create_int64(env, (int64_t)n, &out));
+  return out;
+}
+
+/* setNonBlocking(fd, on) */
+static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setNonBlocking(fd, on)");
+    return NULL;
+  }
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  bool on = true;
+  napi_coerce_to_bool(env, argv[1], &argv[1]);
+  napi_get_value_bool(env, argv[1], &on);
+  int flags;
+  do {
+    flags = fcntl(fd, F_GETFL);
+  } while (flags < 0 && errno == EINTR);
+  if (flags < 0) return throw_errno(env, errno, "fcntl");
+  int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (want != flags) {
+    int r;
+    do {
+      r = fcntl(fd, F_SETFL, want);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return throw_errno(env, errno, "fcntl");
+  }
+  return NULL;
+}
+
+/* pipe() -> [readFd, writeFd], both O_NONBLOCK | O_CLOEXEC */
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+#if defined(__linux__)
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return throw_errno(env, errno, "pipe2");
+#else
+  if (pipe(fds) < 0) return throw_errno(env, errno, "pipe");
+  for (int i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) | FD_CLOEXEC);
+  }
+#endif
+  napi_value arr, r, w;
+  CALL(env, napi_create_array_with_length(env, 2, &arr));
+  CALL(env, napi_create_int32(env, fds[0], &r));
+  CALL(env, napi_create_int32(env, fds[1], &w));
+  CALL(env, napi_set_element(env, arr, 0, r));
+  CALL(env, napi_set_element(env, arr, 1, w));
+  return arr;
+}
+
+/* ---------- module ---------- */
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  instance* inst = (instance*)calloc(1, sizeof *inst);
+  if (inst == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, inst, finalize_instance, NULL) != napi_ok) {
+    free(inst);
+    napi_throw_error(env, NULL, "could not set instance data");
+    return NULL;
+  }
+  /* Worker threads and process exit: close every watcher before the loop is torn down. */
+  CALL(env, napi_add_env_cleanup_hook(env, cleanup_hook, inst));
+
+  napi_property_descriptor props[] = {
+      {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollUpdate", NULL, js_poll_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollClose", NULL, js_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"read", NULL, js_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setNonBlocking", NULL, js_set_nonblocking, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
