@@ -19,3 +19,4 @@ export type {
   SSLOptions,
 } from './iostream';
 export { IOStream, SSLIOStream } from './iostream';
+export { PipeIOStream } from './pipe-iostream';
