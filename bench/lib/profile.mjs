@@ -9,7 +9,8 @@
 
 /**
  * Aggregates self time by function and renders the top `limit` lines as text
- * ("  23.4 %  functionName  file:line").
+ * ("  23.4 %  functionName  file:line"), in % of the busy time: `(idle)` samples (the process
+ * waiting for I/O, e.g. while other contenders are measured) are left out.
  * @param {{ nodes: ProfileNode[], samples?: number[], timeDeltas?: number[] }} profile
  * @param {number} [limit]
  * @returns {string}
@@ -27,6 +28,7 @@ export function summarizeProfile(profile, limit = 20) {
     if (!node) continue;
     const dt = Math.max(0, deltas[i] ?? 0);
     const f = node.callFrame;
+    if (f.functionName === '(idle)') continue;
     const where = f.url
       ? `${f.url.replace(/^.*\/(node_modules|packages)\//, '$1/').replace(/^file:\/\//, '')}:${f.lineNumber + 1}`
       : '';

@@ -201,7 +201,7 @@ describe('replaceBetweenMarkers', () => {
 });
 
 describe('summarizeProfile', () => {
-  it('ranks functions by self time', () => {
+  it('ranks functions by self time, leaving idle time out', () => {
     const frame = (functionName: string, url: string, lineNumber: number) => ({
       functionName,
       url,
@@ -212,9 +212,10 @@ describe('summarizeProfile', () => {
         { id: 1, callFrame: frame('(root)', '', -1), children: [2, 3] },
         { id: 2, callFrame: frame('parse', 'file:///work/main/packages/httpserver/dist/index.js', 9) },
         { id: 3, callFrame: frame('', 'node:net', 99) },
+        { id: 4, callFrame: frame('(idle)', '', -1) },
       ],
-      samples: [2, 2, 3, 2, 1],
-      timeDeltas: [100, 100, 100, 100, 100],
+      samples: [2, 4, 2, 3, 2, 1, 4],
+      timeDeltas: [100, 5000, 100, 100, 100, 100, 9000],
     };
     const lines = summarizeProfile(profile, 2).split('\n');
     expect(lines).toEqual([
