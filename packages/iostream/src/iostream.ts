@@ -78,6 +78,15 @@ const R_INTO = 4;
 const R_CLOSE = 5;
 
 const EMPTY = Buffer.alloc(0);
+
+// Peer disconnects: routine, so not logged (Tornado's _is_connreset).
+const QUIET_ERRORS = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 const noop = (): void => {};
 
 // Delimiters given as strings are encoded once and kept (bounded): protocol parsers pass the same
@@ -506,6 +515,7 @@ export class IOStream {
     sock.removeListener('end', this.#onEnd);
     sock.removeListener('close', this.#onClose);
     sock.removeListener('error', this.#onError);
+    sock.on('error', noop); // errors now surface on the TLS socket
     sock.pause();
     // Bytes that already arrived (the peer's ClientHello, say) go back to the socket for TLS.
     if (this.#size > 0) sock.unshift(this.#consume(this.#size));
@@ -630,8 +640,17 @@ export class IOStream {
 
   #onError = (err: Error): void => {
     if (this.#closed) return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined || !QUIET_ERRORS.has(code)) {
+      genLog.warn(`Error on ${this.#describe()}: ${err.message}`);
+    }
     this.close(err);
   };
+
+  #describe(): string {
+    const s = this.#socket as Partial<net.Socket>;
+    return s.remoteAddress ? `connection to ${s.remoteAddress}:${s.remotePort}` : 'stream';
+  }
 
   #uncork = (): void => {
     this.#corked = false;

@@ -133,6 +133,30 @@ describe('close', () => {
     await closed;
   });
 
+  it('logs unexpected socket errors as warnings, but not peer resets', async () => {
+    const lines: string[] = [];
+    const push = (m: string) => lines.push(m);
+    const restore = configureLogging({
+      level: 'debug',
+      sink: { debug: push, info: push, warn: push, error: push },
+    });
+    try {
+      const a = new FakeSocket();
+      const sa = new IOStream(a);
+      a.destroy(new Error('weird failure'));
+      const reset = new FakeSocket();
+      const sb = new IOStream(reset);
+      reset.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      await tick();
+      expect(sa.error?.message).toBe('weird failure');
+      expect(sb.error?.message).toBe('read ECONNRESET');
+      expect(lines.filter((l) => l.includes('weird failure'))).toHaveLength(1);
+      expect(lines.some((l) => l.includes('ECONNRESET'))).toBe(false);
+    } finally {
+      restore();
+    }
+  });
+
   it('a peer FIN over TCP closes the stream; pending writes and reads settle before the callback', async () => {
     const pair = await tcpPair();
     cleanup = pair.close;
