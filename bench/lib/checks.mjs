@@ -161,13 +161,17 @@ export async function check(port, kind, extra = {}) {
     case 'download': {
       const { status, length } = await new Promise((resolve, reject) => {
         const r = http.get(
-          { host: '127.0.0.1', port, path: `/static/${extra.file}`, agent: false, timeout: 5000 },
+          { host: '127.0.0.1', port, path: `/static/${extra.file}`, agent: false, timeout: 120_000 },
           (res) => {
             resolve({ status: res.statusCode, length: res.headers['content-length'] });
             res.destroy();
           },
         );
-        r.on('timeout', () => r.destroy(new Error('no answer within 5 s')));
+        r.on('timeout', () =>
+          r.destroy(
+            new Error('no answer within 120 s (a static handler may hash the whole file for its ETag first)'),
+          ),
+        );
         r.on('error', reject);
       });
       expect(
