@@ -5,7 +5,16 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { IOStream } from '../../packages/iostream/dist/index.js';
+
+let IOStream;
+try {
+  ({ IOStream } = await import('../../packages/iostream/dist/index.js'));
+} catch (err) {
+  console.error(
+    `cannot load packages/iostream/dist (build it first: npx tsup in packages/iostream): ${err.message}`,
+  );
+  process.exit(1);
+}
 
 const { values } = parseArgs({
   options: {

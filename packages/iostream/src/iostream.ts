@@ -517,11 +517,11 @@ export class IOStream {
     sock.removeListener('error', this.#onError);
     sock.on('error', noop); // errors now surface on the TLS socket
     sock.pause();
+    this.#closed = true; // (before #consume, which must not resume the socket)
     // Bytes that already arrived (the peer's ClientHello, say) go back to the socket for TLS.
     if (this.#size > 0) sock.unshift(this.#consume(this.#size));
     const closeCallback = this.#closeCallback;
     this.#closeCallback = null;
-    this.#closed = true;
 
     let tlsSock: tls.TLSSocket;
     if (serverSide) {

@@ -144,3 +144,22 @@ export function selfSignedCert(name: string): Cert {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Two in-memory Duplexes connected to each other (what one writes, the other reads). */
+export function duplexPair(): [Duplex, Duplex] {
+  const make = (peer: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk, _enc, cb) {
+        peer().push(chunk);
+        cb();
+      },
+      final(cb) {
+        peer().push(null);
+        cb();
+      },
+    });
+  const a: Duplex = make(() => b);
+  const b: Duplex = make(() => a);
+  return [a, b];
+}

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IOStream, SSLIOStream, StreamClosedError, StreamNotIdleError } from '../src/index';
-import { type Cert, listen, selfSignedCert, tcpPair } from './helpers';
+import { type Cert, duplexPair, listen, selfSignedCert, tcpPair } from './helpers';
 
 let certA: Cert;
 let certB: Cert;
@@ -96,6 +96,23 @@ describe('SSLIOStream', () => {
     const cs = await c;
     await cs.write('over tls');
     expect((await s.readBytes(8)).toString()).toBe('over tls');
+    cs.close();
+    s.close();
+  });
+
+  it('TLS over an in-memory Duplex, with the ClientHello filling the plain stream past maxBufferSize', async () => {
+    const [a, b] = duplexPair();
+    const server = new IOStream(a, { maxBufferSize: 16 });
+    const client = new IOStream(b);
+    const c = client.startTls(false, { ca: certA.cert }, 'alpha.test');
+    while (server.readBufferSize < 16) await new Promise((r) => setImmediate(r));
+    expect(a.isPaused()).toBe(true);
+    const s = await server.startTls(true, { key: certA.key, cert: certA.cert });
+    const cs = await c;
+    await cs.write('in memory');
+    expect((await s.readBytes(9)).toString()).toBe('in memory');
+    await s.write('and back');
+    expect((await cs.readBytes(8)).toString()).toBe('and back');
     cs.close();
     s.close();
   });
