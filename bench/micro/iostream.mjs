@@ -29,6 +29,15 @@ const ROUNDS = Number(values.rounds);
 const WRITE_SIZE = 1 << 20;
 const READ_SIZE = 64 * 1024;
 
+/** Wall and CPU (user + system, both ends and the kernel's loopback work) time of one run. */
+function start() {
+  return { wall: performance.now(), cpu: process.cpuUsage() };
+}
+function stop(t0) {
+  const cpu = process.cpuUsage(t0.cpu);
+  return { wall: performance.now() - t0.wall, cpu: (cpu.user + cpu.system) / 1000 };
+}
+
 async function pair() {
   const srv = net.createServer();
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
@@ -45,7 +54,7 @@ const payload = Buffer.alloc(WRITE_SIZE, 0x61);
 // --- 1: bulk transfer ------------------------------------------------------------------------
 async function bulkRaw() {
   const { client, server } = await pair();
-  const t0 = performance.now();
+  const t0 = start();
   const done = new Promise((resolve) => {
     let got = 0;
     server.on('data', (c) => {
@@ -59,7 +68,7 @@ async function bulkRaw() {
     if (!client.write(payload)) await new Promise((r) => client.once('drain', r));
   }
   await done;
-  const ms = performance.now() - t0;
+  const ms = stop(t0);
   client.destroy();
   server.destroy();
   return ms;
@@ -69,7 +78,7 @@ async function bulkIOStream(partial = false) {
   const { client, server } = await pair();
   const w = new IOStream(client);
   const r = new IOStream(server);
-  const t0 = performance.now();
+  const t0 = start();
   const reader = (async () => {
     let got = 0;
     const opts = { partial };
@@ -83,7 +92,7 @@ async function bulkIOStream(partial = false) {
   }
   await Promise.all(inflight);
   await reader;
-  const ms = performance.now() - t0;
+  const ms = stop(t0);
   w.close();
   r.close();
   return ms;
@@ -106,7 +115,7 @@ async function sendMessages(client) {
 async function framedRaw() {
   const { client, server } = await pair();
   const total = Math.ceil(MESSAGES / BATCH) * BATCH;
-  const t0 = performance.now();
+  const t0 = start();
   const done = new Promise((resolve) => {
     let count = 0;
     let pending = null;
@@ -126,7 +135,7 @@ async function framedRaw() {
   });
   await sendMessages(client);
   await done;
-  const ms = performance.now() - t0;
+  const ms = stop(t0);
   client.destroy();
   server.destroy();
   return ms;
@@ -136,7 +145,7 @@ async function framedIOStream(useTry) {
   const { client, server } = await pair();
   const total = Math.ceil(MESSAGES / BATCH) * BATCH;
   const r = new IOStream(server);
-  const t0 = performance.now();
+  const t0 = start();
   const reader = (async () => {
     for (let count = 0; count < total; count++) {
       const msg = useTry ? (r.tryReadUntil(DELIM) ?? (await r.readUntil(DELIM))) : await r.readUntil(DELIM);
@@ -145,47 +154,65 @@ async function framedIOStream(useTry) {
   })();
   await sendMessages(client);
   await reader;
-  const ms = performance.now() - t0;
+  const ms = stop(t0);
   client.destroy();
   r.close();
   return ms;
 }
 
-/** Runs the variants interleaved, round after round (fairer on a shared machine); best time of each. */
+/** Runs the variants interleaved, round after round (fairer on a shared machine); best of each. */
 async function bestOf(fns) {
-  const best = fns.map(() => Number.POSITIVE_INFINITY);
+  const best = fns.map(() => ({ wall: Number.POSITIVE_INFINITY, cpu: Number.POSITIVE_INFINITY }));
   for (let i = 0; i < ROUNDS; i++) {
-    for (let k = 0; k < fns.length; k++) best[k] = Math.min(best[k], await fns[k]());
+    for (let k = 0; k < fns.length; k++) {
+      const r = await fns[k]();
+      best[k].wall = Math.min(best[k].wall, r.wall);
+      best[k].cpu = Math.min(best[k].cpu, r.cpu);
+    }
   }
   return best;
 }
 
+const pad = (s, n) => String(s).padEnd(n);
+function row(name, t, rate, unit) {
+  console.log(
+    `  ${pad(name, 28)} ${pad(`${rate(t.wall).toFixed(0)} ${unit}`, 18)} cpu ${t.cpu.toFixed(0)} ms`,
+  );
+}
+function ratio(name, base, t) {
+  console.log(
+    `  ${pad(name, 28)} ${pad(`wall ${(base.wall / t.wall).toFixed(2)}`, 18)} cpu ${(base.cpu / t.cpu).toFixed(2)}`,
+  );
+}
+
+console.log(
+  'Ratios > 1 mean faster than the raw baseline; "cpu" compares CPU time (steadier on a busy machine).',
+);
 const gib = TOTAL / 1024 ** 3;
+const mibps = (ms) => TOTAL / 1024 ** 2 / (ms / 1000);
 const [rawBulk, ioBulk, ioPartial] = await bestOf([
   bulkRaw,
   () => bulkIOStream(false),
   () => bulkIOStream(true),
 ]);
 console.log(`bulk ${gib} GiB over loopback (best of ${ROUNDS})`);
-console.log(`  raw net.Socket           ${(TOTAL / 1024 ** 2 / (rawBulk / 1000)).toFixed(0)} MiB/s`);
-console.log(`  IOStream readBytes/write ${(TOTAL / 1024 ** 2 / (ioBulk / 1000)).toFixed(0)} MiB/s`);
-console.log(`  IOStream partial reads   ${(TOTAL / 1024 ** 2 / (ioPartial / 1000)).toFixed(0)} MiB/s`);
-console.log(
-  `  ratio readBytes/raw      ${(rawBulk / ioBulk).toFixed(2)}  (exact 64 KiB reads: copies where chunks do not align)`,
-);
-console.log(
-  `  ratio partial/raw        ${(rawBulk / ioPartial).toFixed(2)}  (readBytes(64 KiB, { partial: true }): zero-copy)`,
-);
+row('raw net.Socket', rawBulk, mibps, 'MiB/s');
+row('IOStream readBytes/write', ioBulk, mibps, 'MiB/s');
+row('IOStream partial reads', ioPartial, mibps, 'MiB/s');
+ratio('ratio readBytes/raw', rawBulk, ioBulk);
+ratio('ratio partial/raw', rawBulk, ioPartial);
+console.log('  (readBytes: exact 64 KiB reads copy where chunks do not align; partial: zero-copy views)');
 
 const total = Math.ceil(MESSAGES / BATCH) * BATCH;
+const msgps = (ms) => (total / ms) * 1000;
 const [rawFr, ioFr, ioTry] = await bestOf([
   framedRaw,
   () => framedIOStream(false),
   () => framedIOStream(true),
 ]);
 console.log(`\\r\\n\\r\\n-framed messages: ${total} x ${MSG.length} B (best of ${ROUNDS})`);
-console.log(`  raw net.Socket + indexOf   ${((total / rawFr) * 1000).toFixed(0)} msg/s`);
-console.log(`  IOStream readUntil         ${((total / ioFr) * 1000).toFixed(0)} msg/s`);
-console.log(`  IOStream tryReadUntil      ${((total / ioTry) * 1000).toFixed(0)} msg/s`);
-console.log(`  ratio readUntil/raw        ${(rawFr / ioFr).toFixed(2)}`);
-console.log(`  ratio tryReadUntil/raw     ${(rawFr / ioTry).toFixed(2)}`);
+row('raw net.Socket + indexOf', rawFr, msgps, 'msg/s');
+row('IOStream readUntil', ioFr, msgps, 'msg/s');
+row('IOStream tryReadUntil', ioTry, msgps, 'msg/s');
+ratio('ratio readUntil/raw', rawFr, ioFr);
+ratio('ratio tryReadUntil/raw', rawFr, ioTry);
