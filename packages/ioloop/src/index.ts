@@ -22,7 +22,9 @@ export {
   isFuture,
   isThenable,
 } from './future';
+export { moment, multi, multiFuture, type QuietOptions, sleep, withTimeout } from './gen';
 export { IOLoop, Timeout } from './ioloop';
+export { BoundedSemaphore, Condition, Event, Lock, type Releaser, Semaphore } from './locks';
 export {
   accessLog,
   appLog,
@@ -36,3 +38,12 @@ export {
   resetLogging,
 } from './log';
 export { fdPipe, fdRead, fdSupport, fdWrite, setNonBlocking } from './native';
+export { PeriodicCallback } from './periodic-callback';
+export {
+  type Comparator,
+  defaultCompare,
+  LifoQueue,
+  PriorityQueue,
+  Queue,
+  type QueueOptions,
+} from './queues';

@@ -242,21 +242,34 @@ describe.skipIf(!support.available)('fd handlers on a pipe', () => {
 
   it('a worker thread that exits with an active handler shuts down cleanly', async () => {
     const addonPath = createRequire(import.meta.url).resolve('../build/Release/tornado_ioloop.node');
+    // The worker exits while two watchers are active (one of them mid-close): the addon's
+    // cleanup hook must close them before Node closes the worker's loop, or Node aborts.
     const code = `
       const a = require(${JSON.stringify(addonPath)});
       const { parentPort } = require('node:worker_threads');
       const [r, w] = a.pipe();
       a.pollStart(r, 1, () => {});
-      const h = a.pollStart(w, 4, () => { parentPort.postMessage('writable'); a.pollClose(h); });
+      const h = a.pollStart(w, 4, () => {
+        a.pollClose(h);
+        a.pollStart(w, 4, () => {});
+        parentPort.postMessage('writable');
+        process.exit(3);
+      });
     `;
     const worker = new Worker(code, { eval: true });
-    const first = await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
+    const messages: unknown[] = [];
+    worker.on('message', (m) => messages.push(m));
+    const exitCode = await new Promise((resolve, reject) => {
+      worker.once('exit', resolve);
       worker.once('error', reject);
     });
-    expect(first).toBe('writable');
-    const exitCode = await worker.terminate();
-    expect(exitCode).toBe(1); // terminated, not crashed
+    expect(exitCode).toBe(3);
+    expect(messages).toEqual(['writable']);
+    // and this thread's addon instance is unaffected
+    const [r, w] = pipe();
+    const ev = nextEvent(r, READ);
+    fdWrite(w, new Uint8Array([1]));
+    expect((await ev) & READ).toBe(READ);
   });
 });
 
