@@ -18,6 +18,7 @@ import { errorCount, parseWrkOutput } from './lib/wrk.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
+const PROFILES = path.join(HERE, 'results', 'profiles');
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,6 +34,7 @@ const { values: opt } = parseArgs({
     profile: { type: 'string' },
     'no-readme': { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
+    'no-profile-pass': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -49,6 +51,7 @@ if (opt.help) {
   --profile id,…       run these Node contenders under --cpu-prof and print where their time goes
   --no-build           do not build the tornado-ts packages first
   --no-readme          do not rewrite the table in bench/README.md
+  --no-profile-pass    full runs profile the subject of each missed target afterwards; not with this
   --micro              run the layers' micro-benchmarks (bench/micro/*.mjs, against dist/) instead
 Full runs write bench/results/latest.json and the README table; --quick and filtered runs write
 bench/results/quick.json or partial.json instead.`);
@@ -154,13 +157,12 @@ function dataFile(size) {
  * @param {import('./lib/config.mjs').ContenderSpec} c
  * @param {number} port
  * @param {string} dir
+ * @param {boolean} [profile]   run under node --cpu-prof, profiles into results/profiles/
  */
-function serverCommand(c, port, dir) {
+function serverCommand(c, port, dir, profile = profileIds.has(c.id)) {
   const script = path.join(HERE, 'servers', c.script);
   if (c.runtime === 'python') return pinned(serverCpu, ['/usr/bin/python3', script, String(port), dir]);
-  const flags = profileIds.has(c.id)
-    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(HERE, 'results', 'profiles')}`]
-    : [];
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [];
   return pinned(serverCpu, [process.execPath, ...flags, script, String(port), dir]);
 }
 
@@ -168,11 +170,71 @@ function serverCommand(c, port, dir) {
  * @param {import('./lib/config.mjs').ContenderSpec} c
  * @param {string} dir
  */
-async function launch(c, dir) {
+async function launch(c, dir, profile = profileIds.has(c.id)) {
   const port = await freePort();
-  const [cmd, argv] = serverCommand(c, port, dir);
-  return startServer([cmd, ...argv], port, { cwd: HERE });
+  const [cmd, argv] = serverCommand(c, port, dir, profile);
+  const server = await startServer([cmd, ...argv], port, { cwd: HERE });
+  // sh and taskset exec the server, so this pid is the server's (and in its profile's file name).
+  if (profile) profiledPids.set(server.pid, c.label);
+  return server;
 }
+
+/**
+ * The profile files a server wrote (`CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile`).
+ * @param {number} pid
+ */
+function profilesOf(pid) {
+  if (!fs.existsSync(PROFILES)) return [];
+  return fs.readdirSync(PROFILES).filter((n) => n.endsWith('.cpuprofile') && n.split('.')[3] === String(pid));
+}
+
+/**
+ * Where the time goes for each missed target: its subject runs the target's load once more under
+ * node --cpu-prof (not recorded), and the functions with the most self time are kept.
+ * @param {import('./lib/report.mjs').TargetResult[]} targetResults
+ * @param {string} dir
+ * @param {{ name: string, file: string, size: number } | null} data
+ * @returns {Promise<import('./lib/report.mjs').ProfileSummary[]>}
+ */
+async function profilePass(targetResults, dir, data) {
+  /** @type {import('./lib/report.mjs').ProfileSummary[]} */
+  const out = [];
+  const seen = new Set();
+  for (const t of targetResults) {
+    const target = TARGETS.find((x) => x.id === t.id);
+    if (t.status !== 'missed' || !target) continue;
+    const spec = CONTENDERS.find((c) => c.id === target.subject);
+    const sc = SCENARIOS.find((s) => s.id === target.scenario);
+    const key = `${target.subject}/${target.scenario}`;
+    if (!spec || !sc || spec.runtime !== 'node' || sc.kind === 'idle' || seen.has(key)) continue;
+    seen.add(key);
+    log(`  profiling ${spec.label} under "${sc.title}" …`);
+    try {
+      const server = await launch(spec, dir, true);
+      try {
+        if (sc.kind === 'wrk') await wrk(sc, server.port, durationS);
+        else if (data) await transfer(sc.kind, server.port, data);
+      } finally {
+        await server.stop();
+      }
+      for (const f of profilesOf(server.pid)) {
+        const profile = JSON.parse(fs.readFileSync(path.join(PROFILES, f), 'utf8'));
+        out.push({
+          contender: spec.label,
+          scenario: sc.title,
+          file: `results/profiles/${f}`,
+          top: summarizeProfile(profile, 12),
+        });
+      }
+    } catch (err) {
+      log(`  profiling ${spec.label} failed: ${/** @type {Error} */ (err).message}`);
+    }
+  }
+  return out;
+}
+
+/** @type {Map<number, string>} server pid -> contender label, for the --profile summaries */
+const profiledPids = new Map();
 
 // ---------------------------------------------------------------- measurements
 /**
@@ -361,7 +423,11 @@ async function main() {
     ? dataFile(transferSize)
     : null;
   const dir = data?.dir ?? os.tmpdir();
-  if (profileIds.size) fs.mkdirSync(path.join(HERE, 'results', 'profiles'), { recursive: true });
+  const profilePassOn = !quick && !opt['no-profile-pass'];
+  if (profileIds.size || profilePassOn) {
+    fs.rmSync(PROFILES, { recursive: true, force: true });
+    fs.mkdirSync(PROFILES, { recursive: true });
+  }
 
   /** @type {import('./lib/report.mjs').Contender[]} */
   const contenders = specs.map((c) => ({ id: c.id, label: c.label, available: true }));
@@ -499,6 +565,21 @@ async function main() {
     TARGETS.filter((t) => results.some((s) => s.id === t.scenario)),
     results,
   );
+  const idleRaw = results.find((s) => s.id === 'idle')?.cells.raw?.median;
+  if (
+    targetResults.some((t) => t.id.startsWith('idle') && t.status === 'missed') &&
+    Number.isFinite(idleRaw)
+  ) {
+    notes.push(
+      `Per-connection memory floor in this run: a bare net.Socket that served one request (the raw ceiling) holds ${formatNumber(idleRaw ?? Number.NaN, 2)} KB.`,
+    );
+  }
+  /** @type {import('./lib/report.mjs').ProfileSummary[]} */
+  let profiles = [];
+  if (profilePassOn && targetResults.some((t) => t.status === 'missed')) {
+    log('\nprofiling the subjects of missed targets (node --cpu-prof, not recorded) …');
+    profiles = await profilePass(targetResults, dir, data);
+  }
   const meta = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     quick,
@@ -519,15 +600,18 @@ async function main() {
     elapsedS: Math.round((Date.now() - started) / 1000),
     notes,
   };
-  const doc = { meta, contenders, scenarios: results, targets: targetResults };
+  const doc = { meta, contenders, scenarios: results, targets: targetResults, profiles };
   const markdown = renderMarkdown(doc);
   log(`\n${markdown}\n`);
 
   if (profileIds.size) {
-    const profDir = path.join(HERE, 'results', 'profiles');
-    for (const f of fs.readdirSync(profDir).filter((n) => n.endsWith('.cpuprofile'))) {
-      const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(profDir, f), 'utf8')), 25);
-      log(`profile ${f} (self time):\n${summary}\n`);
+    for (const [pid, label] of profiledPids) {
+      for (const f of profilesOf(pid)) {
+        const summary = summarizeProfile(JSON.parse(fs.readFileSync(path.join(PROFILES, f), 'utf8')), 25);
+        log(
+          `${label}: where the time goes (self time, % of busy time), results/profiles/${f}:\n${summary}\n`,
+        );
+      }
     }
   }
 

@@ -68,6 +68,14 @@ export const BASELINE = 'node';
  */
 
 /**
+ * @typedef {object} ProfileSummary   where one contender's time went under one scenario's load
+ * @property {string} contender
+ * @property {string} scenario
+ * @property {string} file             the .cpuprofile (not committed)
+ * @property {string} top              summarizeProfile's text
+ */
+
+/**
  * Fills in median, p50/p99 (medians over rounds), summed errors and the ratio to the baseline
  * for every cell of a scenario. Returns the same object.
  * @param {Scenario} scenario
@@ -141,8 +149,9 @@ function row(cells) {
 
 /**
  * The Markdown tables of a results document: throughput/memory with ratios to node:http,
- * latency percentiles, targets, and notes (unavailable contenders, errors).
- * @param {{ meta: Record<string, any>, contenders: Contender[], scenarios: Scenario[], targets: TargetResult[] }} results
+ * latency percentiles, targets, notes (unavailable contenders, errors) and, for missed targets,
+ * where the time goes.
+ * @param {{ meta: Record<string, any>, contenders: Contender[], scenarios: Scenario[], targets: TargetResult[], profiles?: ProfileSummary[] }} results
  * @returns {string}
  */
 export function renderMarkdown(results) {
@@ -230,6 +239,20 @@ export function renderMarkdown(results) {
     out.push('Notes:');
     out.push('');
     for (const n of [...new Set(notes)]) out.push(`- ${n}`);
+  }
+  if (results.profiles?.length) {
+    out.push('');
+    out.push(
+      'Where the time goes, for the missed targets (`node --cpu-prof` during one more run of the load; self time, % of busy time):',
+    );
+    for (const p of results.profiles) {
+      out.push('');
+      out.push(`${p.contender}, ${p.scenario}:`);
+      out.push('');
+      out.push('```text');
+      out.push(p.top);
+      out.push('```');
+    }
   }
   return out.join('\n');
 }

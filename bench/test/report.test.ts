@@ -162,6 +162,24 @@ describe('renderMarkdown', () => {
     expect(md).not.toContain('Quick run');
   });
 
+  it('shows where the time goes for missed targets', () => {
+    const md = renderMarkdown({
+      meta: {},
+      contenders,
+      scenarios: [summarize(plaintext())],
+      targets: [],
+      profiles: [
+        {
+          contender: 'tornado-ts web',
+          scenario: 'plaintext',
+          file: 'results/profiles/x.cpuprofile',
+          top: '   30.0 %  writev',
+        },
+      ],
+    });
+    expect(md).toContain('tornado-ts web, plaintext:\n\n```text\n   30.0 %  writev\n```');
+  });
+
   it('marks quick runs, failed cells and missed targets', () => {
     const sc = plaintext();
     sc.cells.web = { runs: [{ value: Number.NaN, errors: 1, note: 'round 1: wrk failed' }] };
@@ -182,6 +200,7 @@ describe('renderMarkdown', () => {
     );
     const md = renderMarkdown({ meta: { quick: true }, contenders, scenarios: [sc], targets });
     expect(md).toContain('**Quick run: the numbers are not meaningful.**');
+    expect(md).not.toContain('Where the time goes');
     expect(md).toContain('| plaintext | req/s | 11,000 | failed | n/a | – |');
     expect(md).toContain('| web ≥ 2× node | – | ❔ no measurement for web |');
   });
