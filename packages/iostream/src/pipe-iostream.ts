@@ -170,10 +170,11 @@ class FdDuplex extends Duplex {
  * ```ts
  * import { spawn } from 'node:child_process';
  * import { closeSync } from 'node:fs';
- * import { fdPipe } from '@tornado-ts/ioloop';
+ * import { fdPipe, setNonBlocking } from '@tornado-ts/ioloop';
  * import { PipeIOStream } from '@tornado-ts/iostream';
  *
  * const [r, w] = fdPipe();
+ * setNonBlocking(w, false); // the child's end: children expect blocking stdio
  * const child = spawn('ls', ['-l'], { stdio: ['ignore', w, 'inherit'] });
  * closeSync(w);
  * const out = await new PipeIOStream(r).readUntilClose();
