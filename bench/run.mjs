@@ -41,7 +41,7 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`usage: npm run bench -- [options]
-  --quick              ~1 minute: 1 round of 1 s, 1,000 idle connections, 64 MiB transfers; fails only on errors
+  --quick              ~1 minute: 1 round of 1 s, 1,000 idle connections, 32 MiB transfers; fails only on errors
   --scenario a,b       only these scenarios (${SCENARIOS.map((s) => s.id).join(', ')})
   --contender a,b      only these contenders (${CONTENDERS.map((c) => c.id).join(', ')}); node:http is always kept
   --rounds N           rounds per scenario (default 3)
@@ -66,7 +66,7 @@ const rounds = Number(opt.rounds ?? (quick ? 1 : 3));
 const durationS = Number(opt.duration ?? (quick ? 1 : 5));
 const warmupS = quick ? 0 : 2;
 const settleMs = quick ? 500 : 2000;
-const transferSize = Number(opt.size ?? (quick ? 64 * 1024 ** 2 : 1024 ** 3));
+const transferSize = Number(opt.size ?? (quick ? 32 * 1024 ** 2 : 1024 ** 3));
 const profileIds = new Set((opt.profile ?? '').split(',').filter(Boolean));
 const CONNECTIONS = 50;
 
@@ -320,7 +320,7 @@ async function idleRound(c, dir, count) {
   let client;
   try {
     await check(server.port, 'plaintext');
-    await sleep(1000);
+    await sleep(quick ? 200 : 1000);
     const before = rssKiB(server.pid);
     const [cmd, args] = pinned(clientCpu, [
       process.execPath,
@@ -410,7 +410,11 @@ async function main() {
     throw new Error('nothing to run: check --scenario / --contender');
 
   const { tornado, wrkVersion } = await ensureTools();
-  if (opt.build && !opt['no-build']) await build();
+  if (opt.build && !opt['no-build']) {
+    const t0 = Date.now();
+    await build();
+    log(`  built in ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
   const hardLimit = Number((await run('sh', ['-c', 'ulimit -Hn'])).stdout.trim()) || 1024;
   let idleCount = Number(opt['idle-count'] ?? (quick ? 1000 : 10_000));
   if (idleCount > hardLimit - 500) {
@@ -470,7 +474,7 @@ async function main() {
         cells: {},
       };
       results.push(res);
-      log(`\n== ${sc.title} (${sc.unit})`);
+      log(`\n== ${sc.title} (${sc.unit})  [${Math.round((Date.now() - started) / 1000)} s]`);
       const taking = [];
       for (const c of specs) {
         if (!sc.contenders.includes(c.id)) {
