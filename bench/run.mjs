@@ -45,7 +45,7 @@ if (opt.help) {
   --scenario a,b       only these scenarios (${SCENARIOS.map((s) => s.id).join(', ')})
   --contender a,b      only these contenders (${CONTENDERS.map((c) => c.id).join(', ')}); node:http is always kept
   --rounds N           rounds per scenario (default 3)
-  --duration S         seconds per wrk run (default 5)
+  --duration S         seconds per wrk run (default 4)
   --idle-count N       idle connections (default 10000)
   --size BYTES         transfer size (default 1 GiB)
   --profile id,…       run these Node contenders under --cpu-prof and print where their time goes
@@ -63,7 +63,7 @@ const filtered = Boolean(
   opt.scenario || opt.contender || opt.rounds || opt.duration || opt['idle-count'] || opt.size,
 );
 const rounds = Number(opt.rounds ?? (quick ? 1 : 3));
-const durationS = Number(opt.duration ?? (quick ? 1 : 5));
+const durationS = Number(opt.duration ?? (quick ? 1 : 4));
 const warmupS = quick ? 0 : 2;
 const settleMs = quick ? 500 : 2000;
 const transferSize = Number(opt.size ?? (quick ? 32 * 1024 ** 2 : 1024 ** 3));
@@ -384,7 +384,8 @@ async function micro() {
   const files = fs.existsSync(dir)
     ? fs
         .readdirSync(dir)
-        .filter((f) => f.endsWith('.mjs'))
+        // <layer>.mjs only: not scratch files (_x.mjs) lying around
+        .filter((f) => /^[a-z][\w-]*\.mjs$/.test(f))
         .sort()
     : [];
   if (files.length === 0) log('no micro-benchmarks in bench/micro/ yet');
