@@ -16,6 +16,10 @@ export const HTTPErrorCode = {
   BODY_TOO_LARGE: 'ERR_HTTP_BODY_TOO_LARGE',
   /** The client was too slow sending the head or the body: 408. */
   REQUEST_TIMEOUT: 'ERR_HTTP_REQUEST_TIMEOUT',
+  /** A request method the server does not implement: 501. */
+  NOT_IMPLEMENTED: 'ERR_HTTP_NOT_IMPLEMENTED',
+  /** An HTTP version other than 1.0 and 1.1: 505. */
+  VERSION_NOT_SUPPORTED: 'ERR_HTTP_VERSION_NOT_SUPPORTED',
   /** A malformed `multipart/form-data` or `application/x-www-form-urlencoded` body. */
   INVALID_BODY: 'ERR_HTTP_INVALID_BODY',
   /** The application wrote something HTTP/1.1 cannot carry. */
@@ -29,7 +33,7 @@ export type HTTPErrorCodeValue = (typeof HTTPErrorCode)[keyof typeof HTTPErrorCo
 
 /**
  * Bad input from the other side of the connection: a malformed request, an oversized head or
- * body, a timeout. `status` is the HTTP status a server answers with (400, 408, 413, 414, 431).
+ * body, a timeout. `status` is the HTTP status a server answers with (400, 408, 413, 414, 431, 501, 505).
  *
  * @example
  * ```ts
@@ -60,6 +64,10 @@ function codeForStatus(status: number): HTTPErrorCodeValue {
       return HTTPErrorCode.URI_TOO_LONG;
     case 431:
       return HTTPErrorCode.HEADER_TOO_LARGE;
+    case 501:
+      return HTTPErrorCode.NOT_IMPLEMENTED;
+    case 505:
+      return HTTPErrorCode.VERSION_NOT_SUPPORTED;
     default:
       return HTTPErrorCode.BAD_REQUEST;
   }

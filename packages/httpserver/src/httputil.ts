@@ -7,11 +7,13 @@
 import { STATUS_CODES } from 'node:http';
 import { unescape as qsUnescape } from 'node:querystring';
 import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
-import { HTTPErrorCode, HTTPInputError } from './errors';
+import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
 
 /** Reason phrases by status code (`responses[404] === 'Not Found'`). */
 export const responses: Readonly<Record<number, string | undefined>> = STATUS_CODES;
+
+const BAD_OUT_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 interface HeaderEntry {
   /** The name as first added (HTTP names are case-insensitive; this keeps the caller's case). */
@@ -149,6 +151,29 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     for (const e of this.#map.values())
       out[e.name] = e.more === null ? e.value : [e.value, ...e.more].join(',');
     return out;
+  }
+
+  /**
+   * The fields as `Name: value\r\n` lines for the wire, validated: names must be tokens and
+   * values must not hold CR, LF, NUL or other control bytes, nor characters above U+00FF.
+   *
+   * @throws {HTTPOutputError} for a field that cannot be sent.
+   */
+  serialize(): string {
+    let s = '';
+    for (const e of this.#map.values()) {
+      const name = e.name;
+      if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
+      if (BAD_OUT_VALUE.test(e.value)) throw new HTTPOutputError(`Invalid header value for ${name}`);
+      s += `${name}: ${e.value}\r\n`;
+      if (e.more !== null) {
+        for (const v of e.more) {
+          if (BAD_OUT_VALUE.test(v)) throw new HTTPOutputError(`Invalid header value for ${name}`);
+          s += `${name}: ${v}\r\n`;
+        }
+      }
+    }
+    return s;
   }
 
   /** The fields as `Name: value\r\n` lines. */

@@ -5,6 +5,18 @@
  * @module
  */
 export { HTTPErrorCode, type HTTPErrorCodeValue, HTTPInputError, HTTPOutputError } from './errors';
+export { HTTPServer, type HTTPServerOptions, type RequestCallback, RequestContext } from './http-server';
+export {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_IDLE_CONNECTION_TIMEOUT,
+  DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_MAX_HEADER_SIZE,
+  HTTP1Connection,
+  type HTTP1ConnectionParameters,
+  HTTP1ServerConnection,
+  MAX_CHUNK_LINE,
+  MAX_REQUEST_LINE,
+} from './http1connection';
 export {
   type Arguments,
   type Files,

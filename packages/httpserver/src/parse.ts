@@ -162,6 +162,69 @@ export function isAbsoluteUri(target: string): boolean {
   return true;
 }
 
+/**
+ * Request methods served by default: the IANA HTTP Method Registry (minus PRI, the HTTP/2
+ * preface) plus the extensions node:http's parser knows (SSDP, PURGE, SOURCE). Others get 501.
+ */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'ACL',
+  'BASELINE-CONTROL',
+  'BIND',
+  'CHECKIN',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LABEL',
+  'LINK',
+  'LOCK',
+  'M-SEARCH',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MKREDIRECTREF',
+  'MKWORKSPACE',
+  'MOVE',
+  'NOTIFY',
+  'OPTIONS',
+  'ORDERPATCH',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNCHECKOUT',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
+  'UPDATE',
+  'UPDATEREDIRECTREF',
+  'VERSION-CONTROL',
+]);
+
+/**
+ * Classifies a request line's version: `0` supported (HTTP/1.0, HTTP/1.1), `505` a well-formed
+ * `HTTP/x.y` we do not speak, `400` malformed, `-1` (only when `partial`) undecided yet.
+ */
+export function classifyVersion(v: string, partial = false): number {
+  if (v === 'HTTP/1.1' || v === 'HTTP/1.0') return 0;
+  if (/^HTTP\/\d\.\d$/.test(v)) return 505;
+  if (partial && /^(?:H(?:T(?:T(?:P(?:\/(?:\d(?:\.)?)?)?)?)?)?)?$/.test(v)) return -1;
+  return 400;
+}
+
 /** The version of a start line: exactly `HTTP/1.0` or `HTTP/1.1`. */
 export function isSupportedVersion(v: string): boolean {
   return v === 'HTTP/1.1' || v === 'HTTP/1.0';

@@ -1,0 +1,1646 @@
+/**
+ * HTTP/1.x on an IOStream, for both ends of a connection (Tornado's `tornado.http1connection`),
+ * with our own strict parser (RFC 9112).
+ *
+ * The parser works on its own buffer of whatever the stream received: one pass per request head
+ * (`indexOf` + latin1 slices), bodies handed out as views, pipelined requests parsed in a
+ * synchronous loop while their bytes are buffered, one timer per connection.
+ *
+ * @module
+ */
+import type { Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { appLog, describeError, genLog } from '@tornado-ts/ioloop';
+import type { IOStream } from '@tornado-ts/iostream';
+import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
+import {
+  type HTTPConnection,
+  HTTPHeaders,
+  type HTTPMessageDelegate,
+  type HTTPRequestContext,
+  parseResponseStartLine,
+  RequestStartLine,
+  type ResponseStartLine,
+  responses,
+} from './httputil';
+import {
+  checkHeadBytes,
+  checkRequestTarget,
+  classifyVersion,
+  hasToken,
+  isValidHost,
+  KNOWN_METHODS,
+  MAX_METHOD_LENGTH,
+  parseContentLength,
+  parseHeaderLines,
+  TCHAR,
+} from './parse';
+
+/** Default `maxHeaderSize`: 64 KiB, as Tornado. */
+export const DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
+/** Default `maxBodySize`: 100 MiB, as Tornado. */
+export const DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024;
+/** Default `chunkSize`: the largest body piece handed to `dataReceived` at once. */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/**
+ * Default `idleConnectionTimeout` (seconds) between requests on a keep-alive connection. Tornado's
+ * 3600 s is too long for the open internet; nginx uses 75 s, node:http 5 s. We take 65 s: above
+ * the 60 s idle timeout of common load balancers, so they close first and never race us.
+ */
+export const DEFAULT_IDLE_CONNECTION_TIMEOUT = 65;
+/** Longest request line (like nginx's 8 KiB header buffer); longer gets 414. */
+export const MAX_REQUEST_LINE = 8 * 1024;
+/** Longest chunk-size line including extensions; longer gets 400. */
+export const MAX_CHUNK_LINE = 4 * 1024;
+
+/** Options of an {@link HTTP1Connection} (Tornado's `HTTP1ConnectionParameters`). */
+export interface HTTP1ConnectionParameters {
+  /** Close the connection after each request. */
+  noKeepAlive?: boolean;
+  /** Largest body piece handed to `dataReceived` (bytes, default 64 KiB). */
+  chunkSize?: number;
+  /** Largest message head, start line + fields (bytes, default 64 KiB); over it: 431 and close. */
+  maxHeaderSize?: number;
+  /**
+   * Seconds a started request head may take to arrive in full; then 408 and close. Default: the
+   * idle connection timeout.
+   */
+  headerTimeout?: number | null;
+  /** Largest body (bytes, default 100 MiB); over it: 413 and close. */
+  maxBodySize?: number;
+  /**
+   * Seconds the whole body may take. Default `null`: no overall bound, but each wait for more body
+   * bytes is bounded by the idle connection timeout.
+   */
+  bodyTimeout?: number | null;
+  /** Inflate `Content-Encoding: gzip` request bodies (bounded by `maxBodySize`). */
+  decompress?: boolean;
+  /**
+   * Seconds a server connection may sit idle between requests (default 65). `null` or `0`: no
+   * limit. Client connections ignore it.
+   */
+  idleConnectionTimeout?: number | null;
+  /**
+   * Request methods a server accepts; others get 501 and the connection closes. Default
+   * {@link KNOWN_METHODS} (the IANA registry); `null` accepts any token.
+   */
+  methods?: Iterable<string> | null;
+}
+
+interface Params {
+  noKeepAlive: boolean;
+  chunkSize: number;
+  maxHeaderSize: number;
+  headerTimeout: number;
+  maxBodySize: number;
+  bodyTimeout: number;
+  decompress: boolean;
+  idleTimeout: number;
+  methods: ReadonlySet<string> | null;
+}
+
+/** Seconds to milliseconds; 0 for "no limit". */
+function ms(v: number | null | undefined, dflt: number): number {
+  const s = v === undefined ? dflt : v;
+  if (s === null || !(s > 0) || !Number.isFinite(s)) return 0;
+  return Math.max(1, Math.round(s * 1000));
+}
+
+function positive(v: number | undefined, dflt: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !(v > 0)) throw new RangeError(`${what} must be a positive number`);
+  return v;
+}
+
+const RESOLVED = Symbol('resolved');
+
+/**
+ * @internal Validates and normalizes parameters (durations to ms); already normalized ones are
+ * returned as they are.
+ *
+ * @throws {RangeError} for a non-positive size.
+ */
+export function resolveParams(p: HTTP1ConnectionParameters = {}, isClient = false): Params {
+  if ((p as { [RESOLVED]?: boolean })[RESOLVED] === true) return p as unknown as Params;
+  const idle = isClient ? 0 : ms(p.idleConnectionTimeout, DEFAULT_IDLE_CONNECTION_TIMEOUT);
+  return {
+    noKeepAlive: p.noKeepAlive === true,
+    chunkSize: positive(p.chunkSize, DEFAULT_CHUNK_SIZE, 'chunkSize'),
+    maxHeaderSize: positive(p.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, 'maxHeaderSize'),
+    headerTimeout: p.headerTimeout === undefined ? idle : ms(p.headerTimeout, 0),
+    maxBodySize: positive(p.maxBodySize, DEFAULT_MAX_BODY_SIZE, 'maxBodySize'),
+    bodyTimeout: ms(p.bodyTimeout, 0),
+    decompress: p.decompress === true,
+    idleTimeout: idle,
+    methods: p.methods === null ? null : p.methods === undefined ? KNOWN_METHODS : new Set(p.methods),
+    [RESOLVED]: true,
+  } as Params;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Bodies up to this size are copied next to the head and written in one piece. */
+const COALESCE_LIMIT = 16 * 1024;
+const READ_SIZE = 64 * 1024;
+/** Past this many bytes queued for the socket, the next pipelined request waits for a flush. */
+const WRITE_HIGH_WATER = 256 * 1024;
+
+// Timer kinds.
+const T_NONE = 0;
+const T_IDLE = 1;
+const T_HEADER = 2;
+const T_BODY = 3;
+
+/**
+ * @internal The bytes of one connection: our parse buffer over the IOStream, the one timer, and
+ * the state shared by the requests of a server connection.
+ */
+export class Wire {
+  readonly stream: IOStream;
+  buf: Buffer = EMPTY;
+  pos = 0;
+  #waiter: (() => void) | null = null;
+  #reading = false;
+  /** The stream delivered EOF/closed while we were reading. */
+  eof = false;
+  /** Graceful shutdown: finish the current request with `Connection: close`, start no new one. */
+  draining = false;
+  #timer: NodeJS.Timeout | null = null;
+  #timerMs = 0;
+  #timerKind = T_NONE;
+  onTimeout: ((kind: number) => void) | null = null;
+
+  constructor(stream: IOStream) {
+    this.stream = stream;
+  }
+
+  get avail(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** Takes whatever the stream has buffered; true when bytes were added. */
+  pull(): boolean {
+    if (this.#reading) return false;
+    const stream = this.stream;
+    const n = stream.readBufferSize;
+    if (n === 0) return false;
+    const chunk = stream.tryReadBytes(n);
+    if (chunk === null || chunk.length === 0) return false;
+    this.#append(chunk);
+    return true;
+  }
+
+  #append(chunk: Buffer): void {
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    }
+    this.pos = 0;
+  }
+
+  /** Takes `n` buffered bytes as a view. */
+  take(n: number): Buffer {
+    const p = this.pos;
+    const b = this.buf.subarray(p, p + n);
+    this.skip(n);
+    return b;
+  }
+
+  skip(n: number): void {
+    this.pos += n;
+    if (this.pos >= this.buf.length) {
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
+  }
+
+  /** Waits for more bytes (call after `pull()` returned false); `cb` runs on data or close. */
+  wait(cb: () => void, kind: number, timeoutMs: number): void {
+    this.#waiter = cb;
+    this.arm(kind, timeoutMs);
+    if (this.#reading) return;
+    if (this.eof || this.stream.closed()) {
+      this.eof = true;
+      queueMicrotask(this.#fire);
+      return;
+    }
+    this.#reading = true;
+    this.stream.readBytes(READ_SIZE, { partial: true }).then(this.#onChunk, this.#onReadError);
+  }
+
+  get waiting(): boolean {
+    return this.#waiter !== null;
+  }
+
+  #onChunk = (chunk: Buffer): void => {
+    this.#reading = false;
+    this.#append(chunk);
+    this.#fire();
+  };
+
+  #onReadError = (): void => {
+    this.#reading = false;
+    this.eof = true;
+    this.#fire();
+  };
+
+  #fire = (): void => {
+    const cb = this.#waiter;
+    this.#waiter = null;
+    this.#timerKind = T_NONE;
+    if (cb !== null) cb();
+  };
+
+  /** Arms the connection's single timer; `timeoutMs` 0 disarms. */
+  arm(kind: number, timeoutMs: number): void {
+    if (timeoutMs <= 0) {
+      this.#timerKind = T_NONE;
+      return;
+    }
+    this.#timerKind = kind;
+    const t = this.#timer;
+    if (t !== null && this.#timerMs === timeoutMs) {
+      t.refresh();
+      return;
+    }
+    if (t !== null) clearTimeout(t);
+    this.#timerMs = timeoutMs;
+    this.#timer = setTimeout(this.#onTimer, timeoutMs);
+    this.#timer.unref();
+  }
+
+  disarm(): void {
+    this.#timerKind = T_NONE;
+  }
+
+  #onTimer = (): void => {
+    const kind = this.#timerKind;
+    if (kind === T_NONE) return;
+    this.#timerKind = T_NONE;
+    this.onTimeout?.(kind);
+  };
+
+  /** Stops the timer and drops the buffer (connection over). */
+  dispose(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerKind = T_NONE;
+    this.#waiter = null;
+    this.buf = EMPTY;
+    this.pos = 0;
+  }
+
+  /** Hands unparsed bytes back to the socket so whoever reads the stream next sees them. */
+  unread(): void {
+    this.pull();
+    if (this.avail > 0) {
+      const rest = Buffer.from(this.buf.subarray(this.pos));
+      this.buf = EMPTY;
+      this.pos = 0;
+      this.stream.socket.unshift(rest);
+    }
+  }
+}
+
+// Date header cache: rebuilt at most once per second.
+let dateSecond = -1;
+let dateLine = '';
+function dateHeaderLine(): string {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000);
+  if (sec !== dateSecond) {
+    dateSecond = sec;
+    dateLine = `Date: ${new Date(sec * 1000).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+// Reading states.
+const S_HEAD = 0;
+const S_HEADERS_CB = 1;
+const S_FIXED = 2;
+const S_CHUNK_SIZE = 3;
+const S_CHUNK_DATA = 4;
+const S_CHUNK_CRLF = 5;
+const S_TRAILERS = 6;
+const S_UNTIL_CLOSE = 7;
+const S_FINISH = 8;
+const S_DONE = 9;
+const S_DATA_CB = 10;
+const S_CLOSED = 11;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching bytes outside ASCII is the point
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function chunkLength(chunk: string | Uint8Array): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+}
+
+/**
+ * One HTTP/1.x message exchange on a stream: on a server, reads one request and writes its
+ * response; on a client, writes one request and reads its response. Implements
+ * {@link HTTPConnection}, which is what a request's delegate answers through.
+ *
+ * @example
+ * ```ts
+ * // client side
+ * const stream = await IOStream.connect(port, '127.0.0.1');
+ * const conn = new HTTP1Connection(stream, true);
+ * await conn.writeHeaders(new RequestStartLine('GET', '/', 'HTTP/1.1'), new HTTPHeaders({ Host: 'x' }));
+ * conn.finish();
+ * await conn.readResponse(myDelegate);
+ * ```
+ */
+export class HTTP1Connection implements HTTPConnection {
+  /** The stream this connection reads and writes. */
+  readonly stream: IOStream;
+  /** Whether this is the client end. */
+  readonly isClient: boolean;
+  /** What the server knows about the peer. */
+  readonly context: HTTPRequestContext | undefined;
+  readonly #params: Params;
+  readonly #wire: Wire;
+
+  // reading
+  #delegate: HTTPMessageDelegate | null = null;
+  #state = S_HEAD;
+  #remaining = 0;
+  #bodyBytes = 0;
+  #maxBodySize: number;
+  #bodyTimeoutMs: number;
+  #bodyDeadline = 0;
+  #headStart = 0;
+  #gzip: Buffer[] | null = null;
+  #readFinished = false;
+  #delegateDone = false;
+  #inRun = false;
+  #onDone: ((keepAlive: boolean) => void) | null = null;
+  #completed = false;
+  #trailers: HTTPHeaders | null = null;
+  #messageStartLine: RequestStartLine | ResponseStartLine | null = null;
+  #messageHeaders: HTTPHeaders | null = null;
+
+  // writing
+  #requestStartLine: RequestStartLine | null = null;
+  #requestHeaders: HTTPHeaders | null = null;
+  #chunkingOutput = false;
+  #expectedRemaining = -1;
+  #responseStarted = false;
+  #writeFinished = false;
+  #disconnectOnFinish = false;
+  #pendingWrite: Promise<void> | null = null;
+  #closeCallback: (() => void) | null = null;
+  #detached = false;
+
+  /**
+   * @param stream the connected stream
+   * @param isClient whether this is the client end
+   * @param params limits and timeouts
+   * @param context what the server knows about the peer (server side)
+   * @param wire @internal the shared buffer of a server connection
+   */
+  constructor(
+    stream: IOStream,
+    isClient: boolean,
+    params?: HTTP1ConnectionParameters,
+    context?: HTTPRequestContext,
+    wire?: Wire,
+  ) {
+    this.stream = stream;
+    this.isClient = isClient;
+    this.context = context;
+    const p = resolveParams(params, isClient);
+    this.#params = p;
+    this.#wire = wire ?? new Wire(stream);
+    this.#maxBodySize = p.maxBodySize;
+    this.#bodyTimeoutMs = p.bodyTimeout;
+    if (wire === undefined) this.#wire.onTimeout = this.#onTimeout;
+  }
+
+  /** Trailer fields of a chunked body, once read (not merged into the headers). */
+  get trailers(): HTTPHeaders | null {
+    return this.#trailers;
+  }
+
+  /** Whether `writeHeaders` was called. */
+  get responseStarted(): boolean {
+    return this.#responseStarted;
+  }
+
+  /** Whether `finish` was called. */
+  get writeFinished(): boolean {
+    return this.#writeFinished;
+  }
+
+  /** Caps this message's body (bytes). Call it before the body is read (in `headersReceived`). */
+  setMaxBodySize(n: number): void {
+    this.#maxBodySize = n;
+  }
+
+  /** Bounds the wait for this message's body (seconds); `null` or `0` removes the bound. */
+  setBodyTimeout(timeout: number | null): void {
+    this.#bodyTimeoutMs = ms(timeout, 0);
+  }
+
+  /** Called once if the connection closes before the exchange completed. `null` removes it. */
+  setCloseCallback(cb: (() => void) | null): void {
+    this.#closeCallback = cb;
+  }
+
+  /**
+   * Takes the stream over (e.g. for a protocol switch): this connection and its server loop stop
+   * using it. Unparsed bytes are pushed back into the socket for the next reader.
+   */
+  detach(): IOStream {
+    this.#detached = true;
+    this.#wire.disarm();
+    this.#wire.unread();
+    this.#closeCallback = null;
+    this.#state = S_CLOSED;
+    this.#completed = true;
+    const done = this.#onDone;
+    this.#onDone = null;
+    done?.(false);
+    return this.stream;
+  }
+
+  /** Whether {@link detach} was called. */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  /** Closes the stream now (queued writes are dropped). */
+  close(): void {
+    this.stream.close();
+  }
+
+  /**
+   * Gives up on this exchange: the connection closes once what was written so far is flushed
+   * (a response cut short tells the client something went wrong).
+   */
+  abort(): void {
+    this.#writeFinished = true;
+    this.#disconnectOnFinish = true;
+    this.#closeAfterWrites();
+  }
+
+  /**
+   * Reads one message into `delegate`. On a server, resolves once the request was read and its
+   * response finished. Resolves `true` when the connection can carry another message.
+   */
+  readResponse(delegate: HTTPMessageDelegate): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.start(delegate, resolve);
+    });
+  }
+
+  /** @internal Starts reading into `delegate`; `done(keepAlive)` runs once, maybe synchronously. */
+  start(delegate: HTTPMessageDelegate, done: (keepAlive: boolean) => void): void {
+    this.#delegate = delegate;
+    this.#onDone = done;
+    this.#state = S_HEAD;
+    this.#run();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  #resume = (): void => {
+    this.#run();
+  };
+
+  #run(): void {
+    if (this.#completed || this.#detached) return;
+    this.#inRun = true;
+    try {
+      this.#loop();
+    } catch (e) {
+      this.#inRun = false;
+      this.#handleError(e);
+      return;
+    }
+    this.#inRun = false;
+    this.#maybeComplete();
+  }
+
+  #loop(): void {
+    const w = this.#wire;
+    for (;;) {
+      switch (this.#state) {
+        case S_HEAD: {
+          if (!this.#readHead()) return;
+          break;
+        }
+        case S_FIXED: {
+          if (this.#remaining === 0) {
+            this.#state = S_FINISH;
+            break;
+          }
+          if (w.avail === 0 && !w.pull()) {
+            this.#waitBody();
+            return;
+          }
+          let n = w.avail;
+          if (n > this.#remaining) n = this.#remaining;
+          if (n > this.#params.chunkSize) n = this.#params.chunkSize;
+          this.#remaining -= n;
+          if (this.#deliver(w.take(n))) return;
+          break;
+        }
+        case S_CHUNK_SIZE: {
+          if (!this.#readChunkSize()) return;
+          break;
+        }
+        case S_CHUNK_DATA: {
+          if (this.#remaining === 0) {
+            this.#state = S_CHUNK_CRLF;
+            break;
+          }
+          if (w.avail === 0 && !w.pull()) {
+            this.#waitBody();
+            return;
+          }
+          let n = w.avail;
+          if (n > this.#remaining) n = this.#remaining;
+          if (n > this.#params.chunkSize) n = this.#params.chunkSize;
+          this.#remaining -= n;
+          if (this.#deliver(w.take(n))) return;
+          break;
+        }
+        case S_CHUNK_CRLF: {
+          if (w.avail < 2 && !w.pull()) {
+            this.#waitBody();
+            return;
+          }
+          if (w.avail < 2) break;
+          if (w.buf[w.pos] !== 13 || w.buf[w.pos + 1] !== 10) {
+            throw new HTTPInputError('Malformed chunked body: no CRLF after chunk data');
+          }
+          w.skip(2);
+          this.#state = S_CHUNK_SIZE;
+          break;
+        }
+        case S_TRAILERS: {
+          if (!this.#readTrailers()) return;
+          break;
+        }
+        case S_UNTIL_CLOSE: {
+          if (w.avail === 0 && !w.pull()) {
+            if (w.eof || this.stream.closed()) {
+              this.#state = S_FINISH;
+              break;
+            }
+            w.wait(this.#resume, T_NONE, 0);
+            return;
+          }
+          let n = w.avail;
+          if (n > this.#params.chunkSize) n = this.#params.chunkSize;
+          this.#bodyBytes += n;
+          if (this.#bodyBytes > this.#maxBodySize) throw this.#tooLarge();
+          if (this.#deliver(w.take(n))) return;
+          break;
+        }
+        case S_FINISH: {
+          this.#finishBody();
+          return;
+        }
+        default:
+          // S_HEADERS_CB / S_DATA_CB (waiting for the delegate), S_DONE, S_CLOSED
+          return;
+      }
+    }
+  }
+
+  /** Parses the head when complete; false when waiting (data, delegate) or finished. */
+  #readHead(): boolean {
+    const w = this.#wire;
+    const p = this.#params;
+    for (;;) {
+      // Empty lines before a request line are ignored (RFC 9112 §2.2).
+      while (w.avail >= 2 && w.buf[w.pos] === 13 && w.buf[w.pos + 1] === 10) w.skip(2);
+      if (w.avail > 0) {
+        if (this.#headStart === 0) this.#headStart = Date.now();
+        const buf = w.buf;
+        const start = w.pos;
+        const limit = start + p.maxHeaderSize;
+        const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+        if (end !== -1 && end + 4 <= limit) {
+          this.#parseHead(buf.toString('latin1', start, end));
+          w.skip(end + 4 - start);
+          return this.#afterHead();
+        }
+        if (end !== -1 || buf.length >= limit) {
+          throw new HTTPInputError('Request header fields too large', { status: 431 });
+        }
+        if (!this.isClient) this.#checkPartialHead(buf, start);
+      }
+      if (w.pull()) continue;
+      if (w.eof || this.stream.closed()) {
+        this.#connectionLost();
+        return false;
+      }
+      if (this.isClient) {
+        w.wait(this.#resume, T_NONE, 0);
+      } else if (w.avail === 0 && this.#headStart === 0) {
+        w.wait(this.#resume, T_IDLE, p.idleTimeout);
+      } else {
+        const t = p.headerTimeout;
+        w.wait(this.#resume, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - Date.now()));
+      }
+      return false;
+    }
+  }
+
+  // Incremental check of a partial request head: bytes validated so far (from the head's start),
+  // whether the request line was parsed, and the fields seen.
+  #pScan = 0;
+  #pLines = 0;
+  #pHeaders: HTTPHeaders | null = null;
+
+  /** Rejects a partial request head as early as its bytes allow (each byte is looked at once). */
+  #checkPartialHead(buf: Buffer, start: number): void {
+    const n = buf.length;
+    // Bytes: no CTLs, no bare CR/LF. A CR as the last byte may be half of a CRLF: keep it for later.
+    const scanEnd = buf[n - 1] === 13 ? n - 1 : n;
+    if (start + this.#pScan < scanEnd) {
+      checkHeadBytes(buf.toString('latin1', start + this.#pScan, scanEnd));
+      this.#pScan = scanEnd - start;
+    }
+    if (this.#pHeaders === null) {
+      // The request line.
+      const eol = buf.indexOf('\r\n', start, 'latin1');
+      if (eol === -1) {
+        const len = n - start;
+        if (len >= MAX_REQUEST_LINE) throw new HTTPInputError('Request line too long', { status: 414 });
+        const line = buf.toString('latin1', start, Math.min(n, start + MAX_METHOD_LENGTH + 1 + 8192));
+        const sp1 = line.indexOf(' ');
+        const method = sp1 === -1 ? line : line.slice(0, sp1);
+        for (let i = 0; i < method.length; i++) {
+          if (
+            TCHAR[method.charCodeAt(i)] !== 1 &&
+            !(i === method.length - 1 && method.charCodeAt(i) === 13)
+          ) {
+            throw new HTTPInputError('Malformed HTTP request line: invalid method');
+          }
+        }
+        if (method.length > MAX_METHOD_LENGTH)
+          throw new HTTPInputError('Malformed HTTP request line: method too long');
+        if (sp1 !== -1) {
+          const sp2 = line.indexOf(' ', sp1 + 1);
+          if (sp2 === sp1 + 1) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+          if (sp2 !== -1) {
+            let v = line.slice(sp2 + 1);
+            if (v.endsWith('\r')) v = v.slice(0, -1);
+            const vs = classifyVersion(v, true);
+            if (vs > 0)
+              throw new HTTPInputError(`Unsupported HTTP version ${JSON.stringify(v.slice(0, 16))}`, {
+                status: vs,
+              });
+          }
+        }
+        return;
+      }
+      this.#parseRequestLine(buf.toString('latin1', start, eol));
+      this.#pHeaders = new HTTPHeaders();
+      this.#pLines = eol + 2 - start;
+    }
+    // Complete header lines, each parsed once.
+    const h = this.#pHeaders;
+    for (;;) {
+      const ls = start + this.#pLines;
+      if (ls >= n) return;
+      const c = buf[ls];
+      if (c === 0x20 || c === 0x09) {
+        throw new HTTPInputError('Malformed HTTP headers: obs-fold (line folding) is not allowed');
+      }
+      const eol = buf.indexOf('\r\n', ls, 'latin1');
+      if (eol === -1) return;
+      parseHeaderLines(buf.toString('latin1', ls, eol), 0, eol - ls, (name, value) => h.add(name, value));
+      this.#pLines = eol + 2 - start;
+      const cl = h.get('Content-Length');
+      if (cl !== undefined && parseContentLength(cl) < 0) {
+        throw new HTTPInputError(`Invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
+      }
+      if (cl !== undefined && h.has('Transfer-Encoding')) {
+        throw new HTTPInputError('Message with both Transfer-Encoding and Content-Length');
+      }
+    }
+  }
+
+  #parseRequestLine(line: string): RequestStartLine {
+    if (line.length > MAX_REQUEST_LINE - 2)
+      throw new HTTPInputError('Request line too long', { status: 414 });
+    const sp1 = line.indexOf(' ');
+    if (sp1 <= 0 || sp1 > MAX_METHOD_LENGTH)
+      throw new HTTPInputError('Malformed HTTP request line: bad method');
+    const sp2 = line.indexOf(' ', sp1 + 1);
+    if (sp2 === -1) throw new HTTPInputError('Malformed HTTP request line: no HTTP version');
+    const method = line.slice(0, sp1);
+    for (let i = 0; i < sp1; i++) {
+      if (TCHAR[line.charCodeAt(i)] !== 1)
+        throw new HTTPInputError('Malformed HTTP request line: invalid method');
+    }
+    const target = line.slice(sp1 + 1, sp2);
+    checkRequestTarget(method, target);
+    const version = line.slice(sp2 + 1);
+    const vs = classifyVersion(version);
+    if (vs !== 0) {
+      throw new HTTPInputError(`Unsupported HTTP version ${JSON.stringify(version.slice(0, 16))}`, {
+        status: vs,
+      });
+    }
+    const methods = this.#params.methods;
+    if (methods !== null && !methods.has(method)) {
+      throw new HTTPInputError(`Method not implemented: ${JSON.stringify(method)}`, { status: 501 });
+    }
+    return new RequestStartLine(method, target, version);
+  }
+
+  #parseHead(head: string): void {
+    checkHeadBytes(head);
+    let eol = head.indexOf('\r\n');
+    if (eol === -1) eol = head.length;
+    const first = head.slice(0, eol);
+    const headers = new HTTPHeaders();
+    if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, (n, v) => headers.add(n, v));
+    if (this.isClient) {
+      this.#messageStartLine = parseResponseStartLine(first);
+    } else {
+      const sl = this.#parseRequestLine(first);
+      this.#messageStartLine = sl;
+      this.#requestStartLine = sl;
+      this.#requestHeaders = headers;
+      if (sl.version === 'HTTP/1.1' || headers.has('Host')) {
+        const hosts = headers.getList('Host');
+        if (hosts.length !== 1) {
+          throw new HTTPInputError(hosts.length === 0 ? 'Missing Host header' : 'Multiple Host headers');
+        }
+        if (!isValidHost(hosts[0] as string)) throw new HTTPInputError('Invalid Host header');
+      }
+    }
+    this.#messageHeaders = headers;
+  }
+
+  /** Framing and the delegate's `headersReceived`; false when paused or finished. */
+  #afterHead(): boolean {
+    const headers = this.#messageHeaders as HTTPHeaders;
+    const sl = this.#messageStartLine as RequestStartLine | ResponseStartLine;
+    const w = this.#wire;
+    w.disarm();
+    this.#headStart = 0;
+    if (this.isClient) {
+      const code = (sl as ResponseStartLine).code;
+      if (code >= 100 && code < 200) {
+        if (headers.has('Content-Length') || headers.has('Transfer-Encoding')) {
+          throw new HTTPInputError(`Response code ${code} cannot have a body`);
+        }
+        // Informational: skip it and read the real response.
+        this.#messageHeaders = null;
+        this.#messageStartLine = null;
+        return true;
+      }
+    }
+    this.#determineFraming(sl, headers);
+    if (this.#params.decompress && !this.isClient) {
+      const ce = headers.get('Content-Encoding');
+      if (ce !== undefined && ce.trim().toLowerCase() === 'gzip') {
+        this.#gzip = [];
+        headers.add('X-Consumed-Content-Encoding', ce);
+        headers.delete('Content-Encoding');
+      }
+    }
+    this.#state = S_HEADERS_CB;
+    const r = (this.#delegate as HTTPMessageDelegate).headersReceived(sl, headers);
+    if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
+      (r as Promise<void>).then(this.#afterHeadersCb, this.#onDelegateError);
+      return false;
+    }
+    this.#startBody();
+    return this.#state !== S_DONE && this.#state !== S_CLOSED;
+  }
+
+  #afterHeadersCb = (): void => {
+    if (this.#completed || this.#detached) return;
+    try {
+      this.#startBody();
+    } catch (e) {
+      this.#handleError(e);
+      return;
+    }
+    this.#run();
+  };
+
+  // Framing decided from the head: state to enter after headersReceived.
+  #bodyState = S_FINISH;
+
+  #determineFraming(sl: RequestStartLine | ResponseStartLine, headers: HTTPHeaders): void {
+    const te = headers.get('Transfer-Encoding');
+    const cl = headers.get('Content-Length');
+    const isRequest = !this.isClient;
+    if (!isRequest) {
+      const code = (sl as ResponseStartLine).code;
+      const method = this.#requestStartLine?.method;
+      if (code === 204 || code === 304 || method === 'HEAD') {
+        if (code === 204 && (te !== undefined || (cl !== undefined && cl !== '0'))) {
+          throw new HTTPInputError(`Response with code ${code} should not have a body`);
+        }
+        this.#bodyState = S_FINISH;
+        this.#remaining = 0;
+        return;
+      }
+    }
+    if (te !== undefined) {
+      if (cl !== undefined)
+        throw new HTTPInputError('Message with both Transfer-Encoding and Content-Length');
+      if (sl.version === 'HTTP/1.0') throw new HTTPInputError('Transfer-Encoding is not allowed in HTTP/1.0');
+      if (te.trim().toLowerCase() !== 'chunked') {
+        throw new HTTPInputError(`Unsupported Transfer-Encoding ${JSON.stringify(te.slice(0, 40))}`);
+      }
+      this.#bodyState = S_CHUNK_SIZE;
+      return;
+    }
+    if (cl !== undefined) {
+      const n = parseContentLength(cl);
+      if (n < 0) throw new HTTPInputError(`Invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
+      this.#remaining = n;
+      this.#bodyState = n === 0 ? S_FINISH : S_FIXED;
+      return;
+    }
+    // No framing: a request has no body; a response runs until the connection closes.
+    this.#remaining = 0;
+    this.#bodyState = isRequest ? S_FINISH : S_UNTIL_CLOSE;
+    if (!isRequest) this.#disconnectOnFinish = true;
+  }
+
+  #startBody(): void {
+    const next = this.#bodyState;
+    if (!this.isClient && next !== S_FINISH) {
+      const req = this.#requestStartLine as RequestStartLine;
+      const expect = (this.#requestHeaders as HTTPHeaders).get('Expect');
+      if (
+        req.version === 'HTTP/1.1' &&
+        expect !== undefined &&
+        expect.trim().toLowerCase() === '100-continue'
+      ) {
+        if (this.#responseStarted) {
+          // Answered before asking for the body: the client may never send it. Skip it and close.
+          this.#disconnectOnFinish = true;
+          this.#state = S_FINISH;
+          return;
+        }
+        this.#pendingWrite = this.stream.write('HTTP/1.1 100 Continue\r\n\r\n');
+      }
+    }
+    if (next === S_FIXED && this.#remaining > this.#maxBodySize) throw this.#tooLarge();
+    if (this.#bodyTimeoutMs > 0 && next !== S_FINISH) this.#bodyDeadline = Date.now() + this.#bodyTimeoutMs;
+    this.#state = next;
+  }
+
+  #tooLarge(): HTTPInputError {
+    return new HTTPInputError('Request body too large', { status: 413 });
+  }
+
+  #waitBody(): void {
+    const w = this.#wire;
+    if (w.eof || this.stream.closed()) {
+      this.#connectionLost();
+      return;
+    }
+    if (this.#bodyDeadline > 0) {
+      w.wait(this.#resume, T_BODY, Math.max(1, this.#bodyDeadline - Date.now()));
+    } else {
+      w.wait(this.#resume, T_BODY, this.#params.idleTimeout);
+    }
+  }
+
+  /** Hands a body piece to the delegate; true when the delegate paused us. */
+  #deliver(chunk: Buffer): boolean {
+    if (this.#gzip !== null) {
+      this.#gzip.push(chunk);
+      return false;
+    }
+    if (this.#writeFinished && !this.isClient) return false; // answered early: discard
+    const r = (this.#delegate as HTTPMessageDelegate).dataReceived(chunk);
+    if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
+      const back = this.#state;
+      this.#state = S_DATA_CB;
+      (r as Promise<void>).then(() => {
+        if (this.#state !== S_DATA_CB) return;
+        this.#state = back;
+        this.#run();
+      }, this.#onDelegateError);
+      return true;
+    }
+    return false;
+  }
+
+  /** Parses a chunk-size line; false when waiting for more bytes. */
+  #readChunkSize(): boolean {
+    const w = this.#wire;
+    for (;;) {
+      if (w.avail > 0) {
+        const buf = w.buf;
+        const start = w.pos;
+        const eol = buf.indexOf(13, start);
+        if (eol !== -1 && eol + 1 < buf.length) {
+          if (buf[eol + 1] !== 10) throw new HTTPInputError('Malformed chunked body: bare CR');
+          if (eol - start > MAX_CHUNK_LINE) throw new HTTPInputError('Chunk extensions too long');
+          const size = parseChunkSizeLine(buf, start, eol);
+          w.skip(eol + 2 - start);
+          if (size === 0) {
+            this.#state = S_TRAILERS;
+            return true;
+          }
+          this.#bodyBytes += size;
+          if (this.#bodyBytes > this.#maxBodySize) throw this.#tooLarge();
+          this.#remaining = size;
+          this.#state = S_CHUNK_DATA;
+          return true;
+        }
+        if (eol === -1) {
+          if (buf.indexOf(10, start) !== -1) throw new HTTPInputError('Malformed chunked body: bare LF');
+          // Check what is there already so garbage fails fast.
+          if (buf.length - start > MAX_CHUNK_LINE) throw new HTTPInputError('Chunk extensions too long');
+          parseChunkSizeLine(buf, start, buf.length, true);
+        }
+      }
+      if (w.pull()) continue;
+      this.#waitBody();
+      return false;
+    }
+  }
+
+  /** Reads the trailer section after the last chunk; false when waiting. */
+  #readTrailers(): boolean {
+    const w = this.#wire;
+    const max = this.#params.maxHeaderSize;
+    for (;;) {
+      if (w.avail >= 2) {
+        const buf = w.buf;
+        const start = w.pos;
+        if (buf[start] === 13 && buf[start + 1] === 10) {
+          w.skip(2);
+          this.#state = S_FINISH;
+          return true;
+        }
+        const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+        if (end !== -1) {
+          if (end + 4 - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
+          const block = buf.toString('latin1', start, end);
+          checkHeadBytes(block);
+          const trailers = new HTTPHeaders();
+          parseHeaderLines(block, 0, block.length, (n, v) => trailers.add(n, v));
+          for (const forbidden of ['Content-Length', 'Transfer-Encoding', 'Host']) {
+            if (trailers.has(forbidden)) throw new HTTPInputError(`${forbidden} is not allowed in a trailer`);
+          }
+          this.#trailers = trailers;
+          w.skip(end + 4 - start);
+          this.#state = S_FINISH;
+          return true;
+        }
+        if (buf.length - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
+        const n = buf.length;
+        checkHeadBytes(buf.toString('latin1', start, buf[n - 1] === 13 ? n - 1 : n));
+      } else if (w.avail === 1 && w.buf[w.pos] === 10) {
+        throw new HTTPInputError('Malformed chunked body: bare LF');
+      }
+      if (w.pull()) continue;
+      this.#waitBody();
+      return false;
+    }
+  }
+
+  #finishBody(): void {
+    this.#wire.disarm();
+    if (this.#gzip !== null) {
+      const parts = this.#gzip;
+      this.#gzip = null;
+      const compressed = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      let plain: Buffer;
+      try {
+        plain = gunzipSync(compressed, { maxOutputLength: this.#maxBodySize });
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+          throw new HTTPInputError('Decompressed request body too large', { status: 413, cause: e });
+        }
+        throw new HTTPInputError(`Invalid gzip request body: ${(e as Error).message}`, { cause: e });
+      }
+      this.#state = S_DATA_CB;
+      if (plain.length > 0) {
+        const r = (this.#delegate as HTTPMessageDelegate).dataReceived(plain);
+        if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
+          (r as Promise<void>).then(() => {
+            if (this.#state !== S_DATA_CB) return;
+            this.#state = S_FINISH;
+            this.#run();
+          }, this.#onDelegateError);
+          return;
+        }
+      }
+    }
+    this.#readFinished = true;
+    this.#state = S_DONE;
+    this.#delegateDone = true;
+    (this.#delegate as HTTPMessageDelegate).finish();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Completion and errors
+
+  #maybeComplete(): void {
+    if (this.#completed || this.#inRun || !this.#readFinished) return;
+    if (!this.isClient && !this.#writeFinished) return;
+    this.#complete();
+  }
+
+  #complete(): void {
+    if (this.#completed) return;
+    this.#completed = true;
+    const done = this.#onDone;
+    this.#onDone = null;
+    let keep =
+      !this.#disconnectOnFinish && !this.#params.noKeepAlive && !this.stream.closed() && !this.#detached;
+    if (keep && !this.isClient && this.#wire.draining) keep = false;
+    if (this.isClient && keep) keep = canKeepAlive(this.#messageStartLine, this.#messageHeaders);
+    if (this.isClient && keep) this.#wire.unread();
+    if (!keep && !this.#detached && !this.isClient) this.#closeAfterWrites();
+    if (done === null) return;
+    if (keep && !this.isClient && this.#pendingWrite !== null) {
+      const sock = this.stream.socket as Socket;
+      if (sock.writableLength > WRITE_HIGH_WATER) {
+        // The client pipelines faster than it reads: let the socket drain first.
+        this.#pendingWrite.then(
+          () => done(true),
+          () => done(false),
+        );
+        return;
+      }
+    }
+    done(keep);
+  }
+
+  #closeAfterWrites(): void {
+    const p = this.#pendingWrite;
+    const close = () => this.stream.close();
+    if (p === null) close();
+    else p.then(close, close);
+  }
+
+  /** The stream closed (EOF or error) while reading. */
+  #connectionLost(): void {
+    this.#state = S_CLOSED;
+    this.#notifyClose();
+    this.#completed = true;
+    const done = this.#onDone;
+    this.#onDone = null;
+    this.stream.close();
+    done?.(false);
+  }
+
+  /** @internal The stream closed; tell the delegate and the close callback. */
+  onStreamClosed(): void {
+    if (this.#completed && this.#writeFinished) return;
+    this.#notifyClose();
+    if (!this.#completed) {
+      this.#completed = true;
+      this.#state = S_CLOSED;
+      const done = this.#onDone;
+      this.#onDone = null;
+      done?.(false);
+    }
+  }
+
+  #notifyClose(): void {
+    const d = this.#delegate;
+    if (d !== null && !this.#delegateDone) {
+      this.#delegateDone = true;
+      try {
+        d.onConnectionClose();
+      } catch (e) {
+        appLog.error(`Exception in onConnectionClose: ${describeError(e)}`);
+      }
+    }
+    const cb = this.#closeCallback;
+    if (cb !== null) {
+      this.#closeCallback = null;
+      try {
+        cb();
+      } catch (e) {
+        appLog.error(`Exception in connection close callback: ${describeError(e)}`);
+      }
+    }
+  }
+
+  #onDelegateError = (e: unknown): void => {
+    this.#handleError(e);
+  };
+
+  #handleError(e: unknown): void {
+    if (this.#completed || this.#detached) return;
+    this.#state = S_CLOSED;
+    let status = 500;
+    if (e instanceof HTTPInputError) {
+      status = e.status;
+      genLog.info(`Malformed HTTP message from ${this.context?.remoteIp ?? 'peer'}: ${e.message}`);
+    } else if (e instanceof HTTPOutputError) {
+      genLog.warn(`Bad HTTP output: ${e.message}`);
+    } else {
+      appLog.error(`Uncaught exception in HTTP delegate: ${describeError(e)}`);
+    }
+    if (!this.isClient && !this.#responseStarted && !this.stream.closed()) {
+      this.#responseStarted = true;
+      this.#pendingWrite = this.stream.write(errorResponse(status));
+    }
+    this.#writeFinished = true;
+    this.#notifyClose();
+    this.#completed = true;
+    this.#disconnectOnFinish = true;
+    this.#wire.disarm();
+    this.#closeAfterWrites();
+    const done = this.#onDone;
+    this.#onDone = null;
+    done?.(false);
+  }
+
+  /** @internal Timer fired while waiting for bytes. */
+  #onTimeout = (kind: number): void => {
+    this.onTimeout(kind);
+  };
+
+  /** @internal */
+  onTimeout(kind: number): void {
+    if (this.#completed) return;
+    if (kind === T_IDLE) {
+      this.#completed = true;
+      this.#state = S_CLOSED;
+      this.stream.close();
+      const done = this.#onDone;
+      this.#onDone = null;
+      done?.(false);
+      return;
+    }
+    this.#handleError(
+      new HTTPInputError(
+        kind === T_HEADER ? 'Timeout reading request head' : 'Timeout reading request body',
+        {
+          status: 408,
+        },
+      ),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writing
+
+  /**
+   * Writes the start line and headers (plus `chunk`, in the same socket write). On a server the
+   * response is chunked automatically for HTTP/1.1 without `Content-Length` (not for HEAD, 1xx,
+   * 204, 304); `Connection: close` is added when the connection will close; `Date` when absent.
+   *
+   * @throws {HTTPOutputError} for a field with CR/LF or a bad name (nothing is written), or a
+   *   second call.
+   */
+  writeHeaders(
+    startLine: RequestStartLine | ResponseStartLine,
+    headers: HTTPHeaders,
+    chunk?: string | Uint8Array,
+  ): Promise<void> {
+    if (this.#responseStarted && !this.isClient) throw new HTTPOutputError('writeHeaders called twice');
+    const fields = headers.serialize();
+    let head: string;
+    if (this.isClient) {
+      const req = startLine as RequestStartLine;
+      this.#requestStartLine = req;
+      this.#requestHeaders = headers;
+      const m = req.method;
+      this.#chunkingOutput =
+        (m === 'POST' || m === 'PUT' || m === 'PATCH') &&
+        !headers.has('Content-Length') &&
+        !headers.has('Transfer-Encoding');
+      head = `${m} ${req.path} HTTP/1.1\r\n${fields}`;
+      if (this.#chunkingOutput) head += 'Transfer-Encoding: chunked\r\n';
+      const cl = headers.get('Content-Length');
+      this.#expectedRemaining = cl === undefined ? -1 : parseContentLength(cl);
+    } else {
+      const res = startLine as ResponseStartLine;
+      const code = res.code;
+      const req = this.#requestStartLine;
+      const reqVersion = req?.version ?? 'HTTP/1.1';
+      const isHead = req?.method === 'HEAD';
+      const hasCl = headers.has('Content-Length');
+      const noBody = code === 204 || code === 304 || (code >= 100 && code < 200);
+      this.#chunkingOutput =
+        reqVersion === 'HTTP/1.1' && !isHead && !noBody && !hasCl && !headers.has('Transfer-Encoding');
+      head = `HTTP/1.1 ${code} ${res.reason}\r\n${fields}`;
+      const reqConn = this.#requestHeaders?.get('Connection');
+      // Answering before the body was read: the rest of it is discarded and the connection closes.
+      if (!this.#readFinished && this.#requestStartLine !== null && this.#bodyState !== S_FINISH) {
+        this.#disconnectOnFinish = true;
+      }
+      if (reqVersion === 'HTTP/1.1') {
+        if (
+          this.#params.noKeepAlive ||
+          this.#wire.draining ||
+          (reqConn !== undefined && hasToken(reqConn, 'close'))
+        ) {
+          this.#disconnectOnFinish = true;
+        }
+      } else {
+        const wantsKeepAlive = reqConn !== undefined && hasToken(reqConn, 'keep-alive');
+        if (
+          !wantsKeepAlive ||
+          this.#params.noKeepAlive ||
+          this.#wire.draining ||
+          (!hasCl && !isHead && !noBody)
+        ) {
+          this.#disconnectOnFinish = true;
+        } else if (!headers.has('Connection')) {
+          head += 'Connection: keep-alive\r\n';
+        }
+      }
+      if (this.#disconnectOnFinish && reqVersion === 'HTTP/1.1' && !headers.has('Connection')) {
+        head += 'Connection: close\r\n';
+      }
+      if (this.#chunkingOutput) head += 'Transfer-Encoding: chunked\r\n';
+      if (!headers.has('Date')) head += dateHeaderLine();
+      if (isHead || code === 304 || noBody) this.#expectedRemaining = 0;
+      else if (hasCl) {
+        const n = parseContentLength(headers.get('Content-Length') as string);
+        if (n < 0) throw new HTTPOutputError('Invalid Content-Length header');
+        this.#expectedRemaining = n;
+      } else this.#expectedRemaining = -1;
+    }
+    head += '\r\n';
+    this.#responseStarted = true;
+    const len = chunk === undefined ? 0 : chunkLength(chunk);
+    if (len > 0 && len <= COALESCE_LIMIT && !this.#chunkingOutput) {
+      // Head and body in one buffer: one plain socket write.
+      this.#account(len);
+      const ascii = !NON_ASCII.test(head);
+      let out: string | Buffer;
+      if (typeof chunk === 'string' && ascii) out = head + chunk;
+      else {
+        const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+        out = Buffer.allocUnsafe(head.length + b.byteLength);
+        out.write(head, 0, 'latin1');
+        out.set(b, head.length);
+      }
+      const p = this.stream.write(out);
+      this.#pendingWrite = p;
+      return p;
+    }
+    let p = this.stream.write(NON_ASCII.test(head) ? Buffer.from(head, 'latin1') : head);
+    this.#pendingWrite = p;
+    if (len > 0) p = this.write(chunk as string | Uint8Array);
+    return p;
+  }
+
+  /**
+   * Writes a body chunk (chunk-encoded when the message is chunked).
+   *
+   * @throws {HTTPOutputError} when writing past the declared `Content-Length` (the connection is
+   *   closed), after `finish`, or before `writeHeaders`.
+   */
+  write(chunk: string | Uint8Array): Promise<void> {
+    if (!this.#responseStarted) throw new HTTPOutputError('write called before writeHeaders');
+    if (this.#writeFinished) throw new HTTPOutputError('write called after finish');
+    const len = chunkLength(chunk);
+    this.#account(len);
+    if (len === 0) return this.#pendingWrite ?? Promise.resolve();
+    let p: Promise<void>;
+    if (this.#chunkingOutput) {
+      this.stream.write(`${len.toString(16)}\r\n`);
+      this.stream.write(chunk);
+      p = this.stream.write('\r\n');
+    } else {
+      p = this.stream.write(chunk);
+    }
+    this.#pendingWrite = p;
+    return p;
+  }
+
+  #account(len: number): void {
+    if (this.#expectedRemaining >= 0) {
+      this.#expectedRemaining -= len;
+      if (this.#expectedRemaining < 0) {
+        // Earlier responses still go out; this one is cut.
+        this.#writeFinished = true;
+        this.#disconnectOnFinish = true;
+        this.#closeAfterWrites();
+        throw new HTTPOutputError(
+          'Tried to write more data than Content-Length',
+          HTTPErrorCode.CONTENT_LENGTH_MISMATCH,
+        );
+      }
+    }
+  }
+
+  /**
+   * Ends the message: writes the last chunk of a chunked body; checks the declared
+   * `Content-Length` was met.
+   *
+   * @throws {HTTPOutputError} when fewer bytes than `Content-Length` were written (the connection
+   *   is closed).
+   */
+  finish(): void {
+    if (this.#writeFinished) return;
+    if (!this.#responseStarted) throw new HTTPOutputError('finish called before writeHeaders');
+    if (this.#expectedRemaining > 0 && !this.stream.closed()) {
+      const n = this.#expectedRemaining;
+      this.#writeFinished = true;
+      this.#disconnectOnFinish = true;
+      this.#closeAfterWrites();
+      throw new HTTPOutputError(
+        `Tried to write ${n} bytes less than Content-Length`,
+        HTTPErrorCode.CONTENT_LENGTH_MISMATCH,
+      );
+    }
+    if (this.#chunkingOutput) this.#pendingWrite = this.stream.write('0\r\n\r\n');
+    this.#writeFinished = true;
+    if (!this.isClient && !this.#readFinished) {
+      // Answered before the request was read in full: discard the rest and close afterwards.
+      this.#disconnectOnFinish = true;
+    }
+    if (this.isClient) return;
+    this.#maybeComplete();
+  }
+}
+
+function canKeepAlive(sl: RequestStartLine | ResponseStartLine | null, headers: HTTPHeaders | null): boolean {
+  if (sl === null || headers === null) return false;
+  const conn = headers.get('Connection');
+  if (sl.version === 'HTTP/1.1') return conn === undefined || !hasToken(conn, 'close');
+  return conn !== undefined && hasToken(conn, 'keep-alive');
+}
+
+/** The response a server sends for a bad request. */
+export function errorResponse(status: number): string {
+  return `HTTP/1.1 ${status} ${responses[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n${dateHeaderLine()}\r\n`;
+}
+
+/**
+ * Parses `1*HEXDIG *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )` in
+ * `buf[start, end)` and returns the size. With `partial`, only checks the bytes so far.
+ */
+function parseChunkSizeLine(buf: Buffer, start: number, end: number, partial = false): number {
+  let i = start;
+  let size = 0;
+  let digits = 0;
+  while (i < end) {
+    const c = buf[i] as number;
+    let d: number;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+    else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+    else break;
+    if (size > 0 || d > 0) digits++;
+    if (digits > 13) throw new HTTPInputError('Chunk size too large');
+    size = size * 16 + d;
+    i++;
+  }
+  if (i === start) {
+    if (partial && i === end) return 0;
+    throw new HTTPInputError('Malformed chunked body: invalid chunk size');
+  }
+  // chunk extensions
+  while (i < end) {
+    let ws = 0;
+    while (i < end && (buf[i] === 0x20 || buf[i] === 0x09)) {
+      i++;
+      ws++;
+    }
+    if (i === end) {
+      if (ws > 0 && !partial) throw new HTTPInputError('Malformed chunked body: whitespace after chunk size');
+      break;
+    }
+    if (buf[i] !== 0x3b) throw new HTTPInputError('Malformed chunked body: invalid chunk extension');
+    i++;
+    while (i < end && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    const ns = i;
+    while (i < end && TCHAR[buf[i] as number] === 1) i++;
+    if (i === end) {
+      if (partial) break;
+      if (i === ns) throw new HTTPInputError('Malformed chunked body: empty chunk extension');
+      break;
+    }
+    if (i === ns) throw new HTTPInputError('Malformed chunked body: empty chunk extension');
+    let j = i;
+    while (j < end && (buf[j] === 0x20 || buf[j] === 0x09)) j++;
+    if (j < end && buf[j] === 0x3d) {
+      i = j + 1;
+      while (i < end && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+      if (i === end) {
+        if (partial) break;
+        throw new HTTPInputError('Malformed chunked body: empty chunk extension value');
+      }
+      if (buf[i] === 0x22) {
+        i++;
+        let closed = false;
+        while (i < end) {
+          const c = buf[i] as number;
+          if (c === 0x22) {
+            closed = true;
+            i++;
+            break;
+          }
+          if (c === 0x5c) {
+            i++;
+            if (i === end) break;
+            const q = buf[i] as number;
+            if (q !== 0x09 && (q < 0x20 || q === 0x7f)) {
+              throw new HTTPInputError('Malformed chunked body: invalid quoted-pair in chunk extension');
+            }
+            i++;
+            continue;
+          }
+          if (c !== 0x09 && (c < 0x20 || c === 0x7f)) {
+            throw new HTTPInputError('Malformed chunked body: invalid byte in chunk extension');
+          }
+          i++;
+        }
+        if (!closed) {
+          if (partial) break;
+          throw new HTTPInputError('Malformed chunked body: unterminated quoted chunk extension');
+        }
+      } else {
+        const vs = i;
+        while (i < end && TCHAR[buf[i] as number] === 1) i++;
+        if (i === vs) throw new HTTPInputError('Malformed chunked body: invalid chunk extension value');
+      }
+    } else {
+      i = j === end && partial ? j : i;
+    }
+  }
+  return size;
+}
+
+/** What {@link HTTP1ServerConnection.startServing} takes (an `HTTPServerConnectionDelegate`). */
+interface ServerDelegate {
+  startRequest(serverConn: object, requestConn: HTTPConnection): HTTPMessageDelegate;
+  onClose(serverConn: object): void;
+}
+
+/**
+ * The server end of an HTTP/1.x connection: reads requests one after another (pipelined ones in
+ * a synchronous loop while their bytes are buffered) and hands each to the delegate, answering
+ * strictly in order.
+ */
+export class HTTP1ServerConnection {
+  /** The connection's stream. */
+  readonly stream: IOStream;
+  /** What the server knows about the peer. */
+  readonly context: HTTPRequestContext | undefined;
+  readonly #params: Params;
+  readonly #wire: Wire;
+  #delegate: ServerDelegate | null = null;
+  #current: HTTP1Connection | null = null;
+  #looping = false;
+  #again = false;
+  #closed = false;
+  #serving: Promise<void>;
+  #resolveServing!: () => void;
+
+  constructor(stream: IOStream, params?: HTTP1ConnectionParameters, context?: HTTPRequestContext) {
+    this.stream = stream;
+    this.context = context;
+    this.#params = resolveParams(params, false);
+    this.#wire = new Wire(stream);
+    this.#wire.onTimeout = this.#onTimeout;
+    this.#serving = new Promise<void>((r) => {
+      this.#resolveServing = r;
+    });
+  }
+
+  /** Starts reading requests and handing them to `delegate`. */
+  startServing(delegate: ServerDelegate): void {
+    if (this.#delegate !== null) throw new Error('startServing called twice');
+    this.#delegate = delegate;
+    this.stream.setCloseCallback(this.#onStreamClose);
+    this.stream.setNodelay(true);
+    this.#loop();
+  }
+
+  /** Whether a request is being read or answered right now. */
+  get busy(): boolean {
+    return this.#current !== null;
+  }
+
+  /** Closes the connection and resolves when the serving loop ended. */
+  close(): Promise<void> {
+    this.stream.close();
+    this.#end();
+    return this.#serving;
+  }
+
+  /**
+   * Graceful shutdown: an idle connection closes now; a request in progress is answered with
+   * `Connection: close` (when its headers are not yet out) and the connection closes after it.
+   * Resolves when the connection closed.
+   */
+  drain(): Promise<void> {
+    this.#wire.draining = true;
+    if (this.#current === null) {
+      this.stream.close();
+      this.#end();
+    }
+    return this.#serving;
+  }
+
+  #loop(): void {
+    if (this.#looping) {
+      this.#again = true;
+      return;
+    }
+    this.#looping = true;
+    const w = this.#wire;
+    do {
+      this.#again = false;
+      if (this.#closed) break;
+      if (w.avail === 0 && !w.pull()) {
+        if (w.eof || this.stream.closed()) {
+          this.stream.close();
+          this.#end();
+          break;
+        }
+        if (w.draining) {
+          this.stream.close();
+          this.#end();
+          break;
+        }
+        w.wait(this.#onData, T_IDLE, this.#params.idleTimeout);
+        break;
+      }
+      const conn = new HTTP1Connection(this.stream, false, this.#params as never, this.context, w);
+      this.#current = conn;
+      let delegate: HTTPMessageDelegate;
+      try {
+        delegate = (this.#delegate as ServerDelegate).startRequest(this, conn);
+      } catch (e) {
+        appLog.error(`Exception in startRequest: ${describeError(e)}`);
+        this.stream.close();
+        this.#end();
+        break;
+      }
+      conn.start(delegate, this.#requestDone);
+    } while (this.#again);
+    this.#looping = false;
+  }
+
+  #onData = (): void => {
+    this.#loop();
+  };
+
+  #requestDone = (keepAlive: boolean): void => {
+    const conn = this.#current;
+    this.#current = null;
+    if (conn?.detached) {
+      // The stream belongs to someone else now.
+      this.stream.setCloseCallback(null);
+      this.#end();
+      return;
+    }
+    if (!keepAlive || this.#closed) {
+      if (!this.#closed && this.stream.closed()) this.#end();
+      else if (!this.#closed) {
+        // closeAfterWrites is in flight; end when the stream closes.
+        this.stream.setCloseCallback(this.#onStreamClose);
+      }
+      return;
+    }
+    this.#loop();
+  };
+
+  #onTimeout = (kind: number): void => {
+    const cur = this.#current;
+    if (cur !== null) {
+      cur.onTimeout(kind);
+      return;
+    }
+    // Idle between requests.
+    this.stream.close();
+    this.#end();
+  };
+
+  #onStreamClose = (): void => {
+    const cur = this.#current;
+    this.#current = null;
+    cur?.onStreamClosed();
+    this.#end();
+  };
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wire.dispose();
+    const d = this.#delegate;
+    if (d !== null) {
+      try {
+        d.onClose(this);
+      } catch (e) {
+        appLog.error(`Exception in onClose: ${describeError(e)}`);
+      }
+    }
+    this.#resolveServing();
+  }
+}

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_IDLE_CONNECTION_TIMEOUT } from '../src/index';
+import { type Running, raw, startServer, statuses } from './helpers/server';
+
+let s: Running | undefined;
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+
+const H = 'Host: x\r\n';
+
+describe('timeouts', () => {
+  it('defaults to a 65 s idle timeout', () => {
+    expect(DEFAULT_IDLE_CONNECTION_TIMEOUT).toBe(65);
+  });
+
+  it('closes an idle connection silently', async () => {
+    s = await startServer(undefined, { idleConnectionTimeout: 0.15 });
+    const r = await raw(s.port, [], { windowMs: 5000 });
+    expect(r.data).toBe('');
+    expect(r.closed).toBe(true);
+  });
+
+  it('closes a keep-alive connection idle after a request', async () => {
+    s = await startServer(undefined, { idleConnectionTimeout: 0.15 });
+    const r = await raw(s.port, `GET / HTTP/1.1\r\n${H}\r\n`, { windowMs: 5000 });
+    expect(statuses(r.data)).toEqual([200]);
+    expect(r.closed).toBe(true);
+  });
+
+  it('answers 408 when a started head does not complete in time', async () => {
+    s = await startServer(undefined, { headerTimeout: 0.15, idleConnectionTimeout: 30 });
+    const r = await raw(s.port, `GET / HTTP/1.1\r\n${H}X-Slow: `, { windowMs: 5000 });
+    expect(statuses(r.data)).toEqual([408]);
+    expect(r.closed).toBe(true);
+  });
+
+  it('bounds the head by the idle timeout when no header timeout is set', async () => {
+    s = await startServer(undefined, { idleConnectionTimeout: 0.15 });
+    const r = await raw(s.port, 'GET / HT', { windowMs: 5000 });
+    expect(statuses(r.data)).toEqual([408]);
+  });
+
+  it('answers 408 when the body does not arrive within bodyTimeout', async () => {
+    s = await startServer(undefined, { bodyTimeout: 0.15, idleConnectionTimeout: 30 });
+    const r = await raw(s.port, `POST / HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`, { windowMs: 5000 });
+    expect(statuses(r.data)).toEqual([408]);
+    expect(r.closed).toBe(true);
+  });
+
+  it('bounds a stalled chunked body by the idle timeout', async () => {
+    s = await startServer(undefined, { idleConnectionTimeout: 0.15 });
+    const r = await raw(s.port, `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nab`, {
+      windowMs: 5000,
+    });
+    expect(statuses(r.data)).toEqual([408]);
+    expect(r.closed).toBe(true);
+  });
+
+  it('lets a delegate change the body timeout per request', async () => {
+    s = await startServer({
+      startRequest: (_sc, conn) => ({
+        headersReceived: () => conn.setBodyTimeout?.(0.1),
+        dataReceived: () => {},
+        finish: () => {},
+        onConnectionClose: () => {},
+      }),
+      onClose: () => {},
+    });
+    const r = await raw(s.port, `POST / HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`, { windowMs: 5000 });
+    expect(statuses(r.data)).toEqual([408]);
+  });
+
+  it('rejects nonsensical limits', async () => {
+    const { HTTP1Connection, HTTPServer } = await import('../src/index');
+    expect(() => new HTTPServer(() => {}, { maxHeaderSize: -1 })).toThrow(RangeError);
+    expect(() => new HTTPServer(() => {}, { maxBodySize: 0 })).toThrow(RangeError);
+    expect(() => new HTTP1Connection({} as never, true, { chunkSize: 0 })).toThrow(RangeError);
+  });
+});
