@@ -3,18 +3,12 @@ import { IOLoopError, TimeoutError } from './errors';
 import { Future, isThenable } from './future';
 import { appLog } from './log';
 import { addon, type PollHandle } from './native';
+import { T_CANCELLED, T_FIRED, T_PENDING, TimerQueue } from './timer-queue';
 
 // biome-ignore lint/suspicious/noExplicitAny: callbacks take whatever arguments their caller passes.
 type AnyFn = (...args: any[]) => unknown;
 
-/** Timer states. */
-const T_PENDING = 0;
-const T_FIRED = 1;
-const T_CANCELLED = 2;
-/** Popped from the heap as due, about to run in this batch (still cancellable). */
-const T_DUE = 3;
-
-/** Rebuild the heap once at least this many cancelled timeouts make up more than half of it. */
+/** Compact the timer queue once at least this many cancelled timeouts make up more than half of it. */
 const COMPACT_MIN = 512;
 /** Longest delay Node's setTimeout accepts, in ms. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -34,7 +28,7 @@ export class Timeout {
   args: unknown[] | null;
   /** @internal pending / fired / cancelled */
   state = T_PENDING;
-  /** @internal the loop whose heap holds this timeout */
+  /** @internal the loop whose timer queue holds this timeout */
   readonly loop: IOLoop;
 
   /** @internal */
@@ -48,50 +42,8 @@ export class Timeout {
 
   /** Whether the timeout is still waiting to run. */
   pending(): boolean {
-    return this.state === T_PENDING || this.state === T_DUE;
+    return this.state === T_PENDING;
   }
-}
-
-function earlier(a: Timeout, b: Timeout): boolean {
-  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
-}
-
-function siftUp(heap: Timeout[], i: number): void {
-  const item = heap[i]!;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    const parent = heap[p]!;
-    if (!earlier(item, parent)) break;
-    heap[i] = parent;
-    i = p;
-  }
-  heap[i] = item;
-}
-
-function siftDown(heap: Timeout[], i: number): void {
-  const n = heap.length;
-  const item = heap[i]!;
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= n) break;
-    const r = c + 1;
-    if (r < n && earlier(heap[r]!, heap[c]!)) c = r;
-    const child = heap[c]!;
-    if (!earlier(child, item)) break;
-    heap[i] = child;
-    i = c;
-  }
-  heap[i] = item;
-}
-
-function heapPop(heap: Timeout[]): Timeout {
-  const top = heap[0]!;
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    heap[0] = last;
-    siftDown(heap, 0);
-  }
-  return top;
 }
 
 interface HandlerEntry {
@@ -149,8 +101,7 @@ export class IOLoop {
   readonly #runQueue = (): void => this.#runCallbacks();
 
   // timeouts
-  #heap: Timeout[] = [];
-  #cancelledCount = 0;
+  #timers = new TimerQueue<Timeout>();
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -251,7 +202,7 @@ export class IOLoop {
   #invoke(fn: AnyFn, args: unknown[] | undefined | null, kind: string): void {
     let ret: unknown;
     try {
-      ret = args == null ? fn() : fn(...args);
+      ret = args == null ? fn() : Reflect.apply(fn, undefined, args);
     } catch (err) {
       appLog.error(`Exception in ${kind} ${callbackName(fn)}:`, err);
       return;
@@ -283,9 +234,7 @@ export class IOLoop {
     }
     if (typeof callback !== 'function') throw new TypeError('callback must be a function');
     const t = new Timeout(this, deadline, this.#seq++, callback, args.length === 0 ? null : args);
-    const heap = this.#heap;
-    heap.push(t);
-    siftUp(heap, heap.length - 1);
+    this.#timers.push(t);
     if (deadline < this.#timerAt) this.#arm(deadline);
     else if (!this.#timerRefed) {
       this.#timerRefed = true;
@@ -296,46 +245,28 @@ export class IOLoop {
 
   /** Cancels a pending timeout. Removing a fired or already removed timeout is a no-op. */
   removeTimeout(timeout: Timeout | null | undefined): void {
-    if (!timeout || timeout.loop !== this) return;
-    if (timeout.state !== T_PENDING) {
-      if (timeout.state === T_DUE) {
-        // Already taken off the heap for this batch: just make sure it does not run.
-        timeout.state = T_CANCELLED;
-        timeout.callback = null;
-        timeout.args = null;
-      }
-      return;
-    }
+    if (!timeout || timeout.state !== T_PENDING || timeout.loop !== this) return;
     timeout.state = T_CANCELLED;
     timeout.callback = null;
     timeout.args = null;
-    const heap = this.#heap;
-    const cancelled = ++this.#cancelledCount;
-    if (cancelled === heap.length) {
+    const timers = this.#timers;
+    const cancelled = ++timers.cancelled;
+    const size = timers.size;
+    if (cancelled === size) {
       // Nothing left to wait for: let the process exit if nothing else keeps it alive.
-      if (cancelled > COMPACT_MIN) {
-        heap.length = 0;
-        this.#cancelledCount = 0;
-      }
+      if (cancelled > COMPACT_MIN) timers.clear();
       if (this.#timerRefed) {
         this.#timerRefed = false;
         this.#timer?.unref();
       }
-    } else if (cancelled > COMPACT_MIN && cancelled > heap.length >> 1) {
-      this.#compact();
+    } else if (cancelled > COMPACT_MIN && cancelled > size >> 1) {
+      timers.compact();
     }
-  }
-
-  #compact(): void {
-    const live = this.#heap.filter((t) => t.state === T_PENDING);
-    for (let i = (live.length >> 1) - 1; i >= 0; i--) siftDown(live, i);
-    this.#heap = live;
-    this.#cancelledCount = 0;
   }
 
   /** Number of timeouts still pending (cancelled ones awaiting cleanup excluded). */
   pendingTimeouts(): number {
-    return this.#heap.length - this.#cancelledCount;
+    return this.#timers.size - this.#timers.cancelled;
   }
 
   #arm(deadline: number): void {
@@ -358,35 +289,32 @@ export class IOLoop {
     this.#timerAt = Number.POSITIVE_INFINITY;
     this.#timerRefed = false;
     if (this.#closed) return;
-    const heap = this.#heap;
     const now = this.time();
-    let due: Timeout[] | null = null;
-    while (heap.length > 0) {
-      const top = heap[0]!;
+    // Only timeouts that existed when this batch started run in it: one scheduled by a callback
+    // of this batch waits for the next turn even if already due (no starvation of I/O).
+    const seqLimit = this.#seq;
+    const timers = this.#timers;
+    let top: Timeout | undefined;
+    while (!this.#closed && (top = timers.peek()) !== undefined) {
       if (top.state === T_CANCELLED) {
-        heapPop(heap);
-        this.#cancelledCount--;
-        continue;
+        timers.pop();
+        timers.cancelled--;
+      } else if (top.deadline <= now && top.seq < seqLimit) {
+        timers.pop();
+        top.state = T_FIRED;
+        const fn = top.callback!;
+        const args = top.args;
+        top.callback = null;
+        top.args = null;
+        this.#invoke(fn, args, 'timeout callback');
+      } else {
+        break;
       }
-      if (top.deadline > now) break;
-      heapPop(heap);
-      top.state = T_DUE;
-      if (due === null) due = [top];
-      else due.push(top);
     }
+    if (this.#closed) return;
     // Re-arm for what is left (also when the timer fired early relative to our clock).
-    if (heap.length > this.#cancelledCount) this.#arm(heap[0]!.deadline);
-    if (due === null) return;
-    for (const t of due) {
-      if (this.#closed) break;
-      if (t.state !== T_DUE) continue; // removed by an earlier callback of this batch
-      t.state = T_FIRED;
-      const fn = t.callback!;
-      const args = t.args;
-      t.callback = null;
-      t.args = null;
-      this.#invoke(fn, args, 'timeout callback');
-    }
+    // (A callback may already have armed the timer, possibly for a later deadline than ours.)
+    if (top !== undefined && top.deadline < this.#timerAt) this.#arm(top.deadline);
   }
 
   /**
@@ -493,13 +421,11 @@ export class IOLoop {
     if (this.#running) this.stop();
     this.#closed = true;
     this.#queue.length = 0;
-    for (const t of this.#heap) {
+    this.#timers.clear((t) => {
       t.state = T_CANCELLED;
       t.callback = null;
       t.args = null;
-    }
-    this.#heap = [];
-    this.#cancelledCount = 0;
+    });
     this.#disarm();
     for (const fd of [...this.#handlers.keys()]) {
       this.removeHandler(fd);

@@ -402,3 +402,45 @@ describe('worker threads', () => {
     expect(IOLoop.current()).toBe(loop);
   });
 });
+
+describe('timeouts scheduled from timeout callbacks', () => {
+  it('a timeout added by a callback runs in a later batch, even when already due', async () => {
+    const order: string[] = [];
+    const done = deferred();
+    const now = loop.time();
+    loop.callAt(now + 0.001, () => {
+      order.push('first');
+      loop.callAt(now, () => order.push('added (due)'));
+    });
+    loop.callAt(now + 0.01, () => {
+      order.push('older');
+      done.resolve();
+    });
+    await done.promise;
+    expect(order).toEqual(['first', 'added (due)', 'older']);
+  });
+
+  it('a far timeout added by a callback does not postpone an older, nearer one', async () => {
+    const done = deferred<string>();
+    loop.callLater(0.001, () => {
+      loop.callLater(60, () => done.resolve('far one first: the nearer timeout was postponed'));
+    });
+    loop.callLater(0.01, () => done.resolve('nearer one first'));
+    // With the bug, nothing fires for 60 s and the test times out.
+    expect(await done.promise).toBe('nearer one first');
+  });
+
+  it('a timeout callback that keeps re-adding itself at a past deadline does not starve I/O', async () => {
+    let runs = 0;
+    const again = () => {
+      runs++;
+      loop.callAt(0, again);
+    };
+    loop.callAt(0, again);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(runs).toBeGreaterThan(0);
+    expect(runs).toBeLessThan(10_000);
+    loop.close();
+  });
+});
