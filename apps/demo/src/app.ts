@@ -246,7 +246,12 @@ class LoginHandler extends BaseHandler {
       this.setStatus(400);
       return this.page('login.html', { next, name: raw, error: err.message, maxNameLength: MAX_NAME_LENGTH });
     }
-    this.setSignedCookie(USER_COOKIE, name, { httpOnly: true, sameSite: 'lax', expiresDays: 30 });
+    this.setSignedCookie(USER_COOKIE, name, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.request.protocol === 'https',
+      expiresDays: 30,
+    });
     this.redirect(next);
   }
 }
@@ -281,7 +286,7 @@ class MessageFormHandler extends BaseHandler {
  * The JSON API.
  *
  * `GET /api/messages?cursor=N` answers the kept messages newer than N (all of them without a
- * cursor). With `wait=1` and nothing newer, it long-polls: the request waits until a message
+ * cursor) to a signed-in user. With `wait=1` and nothing newer, it long-polls: the request waits until a message
  * arrives (from any process) or the poll timeout passes. A client that goes away is dropped at
  * once: `onConnectionClose` cancels its wait.
  *
@@ -293,6 +298,7 @@ class MessagesApiHandler extends BaseHandler {
   #gone = false;
 
   override async get(): Promise<void> {
+    if (!this.user) throw new HTTPError(403, 'sign in to read the room');
     const raw = this.getArgument('cursor', '');
     if (raw !== '' && !/^\d+$/.test(raw)) throw new HTTPError(400, 'cursor must be a message id');
     const cursor = raw === '' ? undefined : Number(raw);

@@ -114,6 +114,9 @@ describe('messages', () => {
     const anon = session(d);
     await anon.get('/auth/login');
     expect((await anon.postJson('/api/messages', { body: 'x' })).status).toBe(403);
+    const anonRead = await anon.get('/api/messages');
+    expect(anonRead.status).toBe(403);
+    expect(anonRead.json()).toEqual({ error: 'sign in to read the room', status: 403 });
     expect((await anon.postForm('/a/message/new', { body: 'x' })).status).toBe(403);
     const empty = await s.postJson('/api/messages', { body: '  ' });
     expect(empty.status).toBe(400);

@@ -97,8 +97,10 @@ describe('serving', () => {
     cleanups.push(() => s.close());
     const health = await s.get('/healthz');
     expect(health.json()).toMatchObject({ status: 'ok', store: 'redis' });
-    await s.signIn('tls-ann');
-    expect(s.cookies.get('chatdemo_user')).toBeDefined();
+    await s.get('/auth/login');
+    const login = await s.postForm('/auth/login', { name: 'tls-ann' });
+    const setCookie = ([] as string[]).concat(login.headers['set-cookie'] ?? []);
+    expect(setCookie.find((c) => c.startsWith('chatdemo_user='))).toMatch(/; Secure/i);
     expect((await s.postJson('/api/messages', { body: 'over tls' })).status).toBe(201);
     expect(demo.store.kind).toBe('redis');
     expect(demo.store.since().at(-1)?.body).toBe('over tls');
