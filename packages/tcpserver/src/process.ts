@@ -139,6 +139,10 @@ function currentWorker(): WorkerInfo | null {
   return workerInfo;
 }
 
+// Read (and remove) the task id as soon as the package loads, so that processes this worker
+// starts before its first call into this package do not take themselves for workers too.
+currentWorker();
+
 /**
  * Makes this process act as worker `id` of the primary at the other end of `channel` (tests run
  * the worker side in-process this way), or, with `null`, forgets all multi-process state.

@@ -47,6 +47,16 @@ export interface TCPClientConnectOptions extends IOStreamOptions {
  * ```
  */
 export class TCPClient {
+  readonly #lookup: net.LookupFunction | undefined;
+
+  /**
+   * `lookup` resolves host names (Tornado's `resolver`): a `dns.lookup`-compatible function,
+   * e.g. to pin names in tests or use a caching resolver. Default: `dns.lookup`.
+   */
+  constructor(opts: { lookup?: net.LookupFunction } = {}) {
+    this.#lookup = opts.lookup;
+  }
+
   /**
    * Connects to `host:port` and resolves with an {@link IOStream} (an {@link SSLIOStream} with
    * `sslOptions`) once connected. A refused or failed connection rejects with the socket error
@@ -61,6 +71,7 @@ export class TCPClient {
         connectOpts.autoSelectFamily = true;
         connectOpts.autoSelectFamilyAttemptTimeout = Math.max(10, (opts.connectAttemptTimeout ?? 0.3) * 1000);
       }
+      if (this.#lookup !== undefined) connectOpts.lookup = this.#lookup;
       if (opts.sourceIp !== undefined) connectOpts.localAddress = opts.sourceIp;
       if (opts.sourcePort !== undefined) connectOpts.localPort = opts.sourcePort;
       if (opts.noDelay === true) connectOpts.noDelay = true;

@@ -114,19 +114,21 @@ console.log('worker ' + taskId() + ' ' + process.pid);
     await allGone([pids[0]!, newPid]);
   });
 
-  it('exits 0 once every worker exited 0', async () => {
+  it('forkProcesses(0) starts one worker per CPU; the primary exits 0 once every worker exited 0', async () => {
     const script = writeScript(
       dir,
       'all-done.mjs',
       `import { forkProcesses } from './tcpserver.mjs';
-const id = await forkProcesses(2);
+const id = await forkProcesses(0);
 console.log('worker ' + id + ' ' + process.pid);
 `,
     );
     const run = runNode(script);
     const end = await exited(run.child);
     expect(end).toEqual({ code: 0, signal: null });
-    expect(run.lines.filter((l) => l.startsWith('worker ')).length).toBe(2);
+    // 0 means one worker per CPU, task ids 0 .. n-1.
+    const ids = run.lines.filter((l) => l.startsWith('worker ')).map((l) => Number(l.split(' ')[1]));
+    expect(ids.sort()).toEqual(Array.from({ length: cpuCount() }, (_, i) => i));
     expect(run.stderr()).not.toMatch(/restarting/);
   });
 

@@ -65,14 +65,32 @@ describe('TCPClient', () => {
     expect(await roundTrip(stream, 'src\n')).toBe(`127.0.0.1 ${free} src\n`);
   });
 
-  it('reaches a host name on whichever family answers (happy eyeballs)', async () => {
-    const v6 = await echoServer('::1');
-    const s1 = await new TCPClient().connect('localhost', v6, { noDelay: true }).catch(() => null);
-    // localhost may resolve to 127.0.0.1 only; then the IPv6-only server is unreachable by name.
-    if (s1 !== null) expect(await roundTrip(s1, 'six\n')).toMatch(/^::1 \d+ six\n$/);
+  it('tries every address of a dual-stack name (happy eyeballs) and uses the one that answers', async () => {
+    // A name with both families, the way a dual-stack host resolves: IPv6 first, then IPv4.
+    const dual: net.LookupFunction = (_host, opts, cb) => {
+      const all = [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ];
+      if ((opts as { all?: boolean }).all) (cb as (e: null, a: typeof all) => void)(null, all);
+      else cb(null, '::1', 6);
+    };
+    const lookups: string[] = [];
+    const counting: net.LookupFunction = (host, opts, cb) => {
+      lookups.push(host);
+      dual(host, opts, cb);
+    };
+    const client = new TCPClient({ lookup: counting });
+    // Only IPv4 listens: the IPv6 attempt is refused, the IPv4 one answers.
     const v4 = await echoServer('127.0.0.1');
-    const s2 = await new TCPClient().connect('localhost', v4, { connectAttemptTimeout: 0.05 });
-    expect(await roundTrip(s2, 'four\n')).toMatch(/^127\.0\.0\.1 \d+ four\n$/);
+    const s1 = await client.connect('dual.test', v4, { connectAttemptTimeout: 0.05 });
+    expect(await roundTrip(s1, 'four\n')).toMatch(/^127\.0\.0\.1 \d+ four\n$/);
+    // Only IPv6 listens on this port: the first attempt wins.
+    const v6 = await echoServer('::1');
+    const s2 = await client.connect('dual.test', v6, { noDelay: true });
+    expect(await roundTrip(s2, 'six\n')).toMatch(/^::1 \d+ six\n$/);
+    expect(lookups).toEqual(['dual.test', 'dual.test']);
+    // af: 6 keeps to IPv6 literals.
     const s3 = await new TCPClient().connect('::1', v6, { af: 6 });
     expect(await roundTrip(s3, 'lit\n')).toMatch(/^::1 \d+ lit\n$/);
   });
