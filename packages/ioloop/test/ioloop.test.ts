@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Future, IOLoop, IOLoopError, TimeoutError } from '../src/index';
@@ -384,22 +387,36 @@ describe('runSync', () => {
 });
 
 describe('worker threads', () => {
-  // Workers load the built package (the TypeScript sources cannot run in a bare worker).
-  const dist = new URL('../dist/index.js', import.meta.url);
-  it.skipIf(!existsSync(dist))('each thread has its own current IOLoop', async () => {
-    const code = `import { IOLoop } from ${JSON.stringify(dist.href)};
-      import { parentPort, threadId } from 'node:worker_threads';
-      const loop = IOLoop.current();
-      loop.callLater(0.001, () => parentPort.postMessage({ same: loop === IOLoop.current(), threadId }));`;
-    const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
-    const msg = await new Promise<{ same: boolean; threadId: number }>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-    await w.terminate();
-    expect(msg.same).toBe(true);
-    expect(msg.threadId).not.toBe(0);
-    expect(IOLoop.current()).toBe(loop);
+  it('each thread has its own current IOLoop', async () => {
+    // A bare worker cannot run the TypeScript sources: bundle them (esbuild comes with tsup).
+    const { buildSync } = await import('esbuild');
+    const dir = mkdtempSync(join(tmpdir(), 'ioloop-worker-'));
+    try {
+      const bundle = join(dir, 'ioloop.mjs');
+      buildSync({
+        entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: bundle,
+        logLevel: 'silent',
+      });
+      const code = `import { IOLoop } from ${JSON.stringify(pathToFileURL(bundle).href)};
+        import { parentPort, threadId } from 'node:worker_threads';
+        const loop = IOLoop.current();
+        loop.callLater(0.001, () => parentPort.postMessage({ same: loop === IOLoop.current(), threadId }));`;
+      const w = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
+      const msg = await new Promise<{ same: boolean; threadId: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      await w.terminate();
+      expect(msg.same).toBe(true);
+      expect(msg.threadId).not.toBe(0);
+      expect(IOLoop.current()).toBe(loop);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
