@@ -97,9 +97,9 @@ function emit(level: Exclude<LogLevel, 'silent'>, channel: string, msg: string, 
     if (sink) {
       sink[level](msg, ...args);
     } else {
-      // console.debug/info go to stdout, console.warn/error to stderr. The line goes through '%s'
-      // so that '%' in logged data (URLs, headers) is never taken for a format directive.
-      console[level]('%s', `${prefix(level, channel)} ${msg}`, ...args);
+      // console.debug/info go to stdout, console.warn/error to stderr. `msg` is a printf-style
+      // format (like Tornado's `%s` logging): pass data as arguments, not inside `msg`.
+      console[level](`${prefix(level, channel)} ${msg}`, ...args);
     }
   } catch {
     // A broken sink must never take the caller down with it.

@@ -61,14 +61,13 @@ describe('logging', () => {
     const err = vi.spyOn(console, 'error').mockImplementation(() => {});
     const info = vi.spyOn(console, 'info').mockImplementation(() => {});
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    appLog.error('oops', 1);
+    appLog.error('oops %d', 1);
     accessLog.info('hello');
     genLog.warn('careful');
-    expect(err.mock.calls[0]?.[0]).toBe('%s');
-    expect(err.mock.calls[0]?.[1]).toMatch(/^\[E \d{6} \d\d:\d\d:\d\d tornado\.application\] oops$/);
-    expect(err.mock.calls[0]?.[2]).toBe(1);
-    expect(info.mock.calls[0]?.[1]).toMatch(/^\[I .* tornado\.access\] hello$/);
-    expect(warn.mock.calls[0]?.[1]).toMatch(/^\[W .* tornado\.general\] careful$/);
+    expect(err.mock.calls[0]?.[0]).toMatch(/^\[E \d{6} \d\d:\d\d:\d\d tornado\.application\] oops %d$/);
+    expect(err.mock.calls[0]?.[1]).toBe(1);
+    expect(info.mock.calls[0]?.[0]).toMatch(/^\[I .* tornado\.access\] hello$/);
+    expect(warn.mock.calls[0]?.[0]).toMatch(/^\[W .* tornado\.general\] careful$/);
   });
 
   it('TORNADO_TS_LOG_LEVEL overrides the default', () => {
