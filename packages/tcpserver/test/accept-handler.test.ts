@@ -70,7 +70,7 @@ describe('addAcceptHandler', () => {
     expect(await request(port)).toBe('fine');
   });
 
-  it('skips connections reset before the handler got them', async () => {
+  it('skips waiting connections that were closed before a handler came', async () => {
     const [s, port] = await bindOne();
     const accepted = once(s, 'connection');
     const client = await connect(port);

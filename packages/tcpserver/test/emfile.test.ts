@@ -1,9 +1,12 @@
 import { rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bundlePackage, writeScript } from './helpers/bundle';
 import { connect, readUntil } from './helpers/net';
 import { killAll, runNode } from './helpers/procs';
+
+// Spawning Node processes on a loaded 2-core machine: bounded, but not tightly.
+vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 let dir = '';
 

@@ -1,9 +1,12 @@
 import { rmSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cpuCount, taskId } from '../src/index';
 import { bundlePackage, writeScript } from './helpers/bundle';
 import { connect, readUntil } from './helpers/net';
 import { alive, allGone, exited, extraPids, killAll, runNode } from './helpers/procs';
+
+// Spawning Node processes on a loaded 2-core machine: bounded, but not tightly.
+vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 // Whole programs, as a user writes them: a primary that forks real workers.
 
@@ -25,10 +28,14 @@ async function ask(port: number): Promise<string> {
   return out.trim();
 }
 
-/** Both task ids answer over 200 connections (20 at a time). */
+/**
+ * The task ids that answer 200 connections (20 at a time). Which worker wins an accept is up to
+ * the kernel and the scheduler; on a loaded machine one worker may sleep through a whole burst,
+ * so keep going (up to 1000 connections) until both have answered.
+ */
 async function idsOver200(port: number): Promise<Set<string>> {
   const ids = new Set<string>();
-  for (let round = 0; round < 10; round++) {
+  for (let round = 0; round < 50 && (round < 10 || ids.size < 2); round++) {
     for (const r of await Promise.all(Array.from({ length: 20 }, () => ask(port)))) ids.add(r);
   }
   return ids;

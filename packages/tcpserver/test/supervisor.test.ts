@@ -1,10 +1,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TASK_ID_ENV, TooManyChildRestartsError } from '../src/index';
 import { runPrimary, Supervisor } from '../src/process';
 import { bundlePackage, writeScript } from './helpers/bundle';
 import { alive, allGone, killAll, zombieChildren } from './helpers/procs';
+
+// Spawning Node processes on a loaded 2-core machine: bounded, but not tightly.
+vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 let dir = '';
 const supervisors: Supervisor[] = [];

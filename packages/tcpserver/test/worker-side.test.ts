@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   addAcceptHandler,
   bindSockets,
@@ -17,6 +17,9 @@ import { type PrimaryChannel, setWorkerState } from '../src/process';
 import { bundlePackage, writeScript } from './helpers/bundle';
 import { closeServer, connect, readUntil } from './helpers/net';
 import { killAll, spawned } from './helpers/procs';
+
+// Spawning Node processes on a loaded 2-core machine: bounded, but not tightly.
+vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 // The worker side of forkProcesses, run in this process: a child process plays the primary
 // (binds, lets go of its sockets, answers the handshake) and this process is its worker 0.
@@ -131,7 +134,6 @@ process.send({ port: tcp.address().port });
   it('times out a handshake the primary never answers', async () => {
     const silent = { send: () => true, on: () => {}, off: () => {} } as unknown as PrimaryChannel;
     setWorkerState({ taskId: 1, channel: silent, onPrimaryGone: () => {} });
-    const { vi } = await import('vitest');
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
       const p = forkProcesses();
