@@ -24,3 +24,27 @@ export function captureLogs(level: LogLevel = 'debug'): { lines: Captured[]; res
 export function nextIteration(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Bundles the package sources into one ESM file (esbuild comes with tsup) so that a child process
+ * or a worker thread, which cannot run TypeScript, can import them. Returns the file's path and a
+ * cleanup function.
+ */
+export async function bundleSources(): Promise<{ file: string; cleanup: () => void }> {
+  const { buildSync } = await import('esbuild');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'ioloop-bundle-'));
+  const file = join(dir, 'ioloop.mjs');
+  buildSync({
+    entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    outfile: file,
+    logLevel: 'silent',
+  });
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Future, IOLoop, IOLoopError, TimeoutError } from '../src/index';
-import { captureLogs, nextIteration } from './helpers';
+import { bundleSources, captureLogs, nextIteration } from './helpers';
 
 let loop: IOLoop;
 
@@ -388,20 +385,9 @@ describe('runSync', () => {
 
 describe('worker threads', () => {
   it('each thread has its own current IOLoop', async () => {
-    // A bare worker cannot run the TypeScript sources: bundle them (esbuild comes with tsup).
-    const { buildSync } = await import('esbuild');
-    const dir = mkdtempSync(join(tmpdir(), 'ioloop-worker-'));
+    const { file, cleanup } = await bundleSources();
     try {
-      const bundle = join(dir, 'ioloop.mjs');
-      buildSync({
-        entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        outfile: bundle,
-        logLevel: 'silent',
-      });
-      const code = `import { IOLoop } from ${JSON.stringify(pathToFileURL(bundle).href)};
+      const code = `import { IOLoop } from ${JSON.stringify(pathToFileURL(file).href)};
         import { parentPort, threadId } from 'node:worker_threads';
         const loop = IOLoop.current();
         loop.callLater(0.001, () => parentPort.postMessage({ same: loop === IOLoop.current(), threadId }));`;
@@ -415,7 +401,7 @@ describe('worker threads', () => {
       expect(msg.threadId).not.toBe(0);
       expect(IOLoop.current()).toBe(loop);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     }
   });
 });
