@@ -53,8 +53,6 @@ function serverName(server: Server): string {
 }
 
 function onServerError(server: Server, state: AcceptState, err: NodeJS.ErrnoException): void {
-  // Errors before `listening` belong to whoever is binding (bindSockets awaits them itself).
-  if (!server.listening) return;
   // libuv already skips ECONNABORTED; EMFILE/ENFILE/ENOBUFS/ENOMEM land here. libuv sheds the
   // connection it could not accept (its "emfile trick") and keeps listening, so the server
   // serves again as soon as descriptors free up. Log, rate limited: these come in bursts.
@@ -110,7 +108,13 @@ export function manageServer(server: Server, pausedByUs = false, unix: boolean |
   state = st;
   states.set(server, st);
   server.on('connection', (socket: Socket) => enqueue(server, st, socket));
-  server.on('error', (err: NodeJS.ErrnoException) => onServerError(server, st, err));
+  // Only accept errors are ours to log: a listen error stays with whoever called listen()
+  // (and crashes an unsuspecting caller as usual), so the listener comes once it listens.
+  const watchErrors = (): void => {
+    server.on('error', (err: NodeJS.ErrnoException) => onServerError(server, st, err));
+  };
+  if (server.listening) watchErrors();
+  else server.once('listening', watchErrors);
   return st;
 }
 

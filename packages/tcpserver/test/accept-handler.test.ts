@@ -87,6 +87,19 @@ describe('addAcceptHandler', () => {
     expect(seen).toEqual(['127.0.0.1']);
   });
 
+  it('leaves listen errors of a server it did not bind to the caller', async () => {
+    const [taken, port] = await bindOne();
+    expect(taken.listening).toBe(true);
+    const s = net.createServer();
+    addAcceptHandler(s, () => {});
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
+      s.once('error', resolve);
+      s.listen(port, '127.0.0.1');
+    });
+    expect(err.code).toBe('EADDRINUSE');
+    expect(s.listenerCount('error')).toBe(0);
+  });
+
   it('logs accept errors instead of crashing, rate limited', async () => {
     logs = captureLogs();
     const [s, port] = await bindOne();
