@@ -45,7 +45,7 @@ export function acceptsGzip(acceptEncoding: string | undefined | null): boolean 
 }
 
 /** Gzips a whole body in one go. */
-export function gzipAll(chunk: Uint8Array): Buffer {
+export function gzipAll(chunk: string | Uint8Array): Buffer {
   return gzipSync(chunk, { level: GZIP_LEVEL });
 }
 

@@ -21,12 +21,14 @@ export {
 export { acceptsGzip, compressibleType } from './gzip';
 export { ErrorHandler, FallbackHandler, RedirectHandler, type RequestCallback } from './handlers';
 export {
+  addslash,
   authenticated,
   type CookieOptions,
   type ErrorInfo,
   type GetSignedCookieOptions,
   hasStreamRequestBody,
   RequestHandler,
+  removeslash,
   type SignedCookieOptions,
   streamRequestBody,
 } from './request-handler';

@@ -68,19 +68,6 @@ const ETAG_RE = /\*|(?:W\/)?"[^"]*"/g;
 const STREAM_BODY = Symbol.for('tornado-ts.streamRequestBody');
 const UNSET: unique symbol = Symbol('unset');
 
-let dateSecond = 0;
-let dateString = '';
-/** The `Date` header value, formatted once per second. */
-export function httpDateNow(): string {
-  const now = Date.now();
-  const sec = Math.floor(now / 1000);
-  if (sec !== dateSecond) {
-    dateSecond = sec;
-    dateString = new Date(sec * 1000).toUTCString();
-  }
-  return dateString;
-}
-
 interface MethodTable {
   /** method name → handler function name, or null when unsupported */
   fns: Map<string, string | null>;
@@ -251,7 +238,6 @@ export class RequestHandler {
     this.#headers = new HTTPHeaders();
     this.#headers.set('Server', this.application.serverHeader);
     this.#headers.set('Content-Type', 'text/html; charset=UTF-8');
-    this.#headers.set('Date', httpDateNow());
     this.setDefaultHeaders();
     this.#buf = [];
     this.#status = 200;
@@ -320,17 +306,24 @@ export class RequestHandler {
       throw new TypeError('write() only accepts strings, bytes and plain objects');
     }
     this.setHeader('Content-Type', 'application/json; charset=UTF-8');
-    this.#buf.push(JSON.stringify(chunk).replace(/<\//g, '<\\/'));
+    const json = JSON.stringify(chunk);
+    this.#buf.push(json.includes('</') ? json.replace(/<\//g, '<\\/') : json);
   }
 
-  #takeBuffer(): Buffer {
+  /** The buffered output as one chunk; a lone string stays a string (the connection encodes it with the head). */
+  #takeChunk(): string | Buffer {
     const b = this.#buf;
+    if (b.length === 0) return '';
     this.#buf = [];
     if (b.length === 1) {
       const c = b[0]!;
-      return typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.isBuffer(c) ? c : Buffer.from(c);
+      return typeof c === 'string' || Buffer.isBuffer(c)
+        ? c
+        : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
     }
-    if (b.length === 0) return EMPTY;
+    let allStrings = true;
+    for (const c of b) if (typeof c !== 'string') allStrings = false;
+    if (allStrings) return (b as string[]).join('');
     return Buffer.concat(b.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
   }
 
@@ -359,7 +352,7 @@ export class RequestHandler {
   }
 
   #flush(finishing: boolean): Promise<void> {
-    let chunk = this.#takeBuffer();
+    let chunk = this.#takeChunk();
     const conn = this.request.connection!;
     if (!this.#headersWritten) {
       this.#headersWritten = true;
@@ -369,7 +362,7 @@ export class RequestHandler {
       }
       if (this.#newCookies !== null)
         for (const c of this.#newCookies.values()) this.#headers.add('Set-Cookie', c);
-      if (this.request.method === 'HEAD') chunk = EMPTY;
+      if (this.request.method === 'HEAD') chunk = '';
       return conn.writeHeaders(
         new ResponseStartLine('HTTP/1.1', this.#status, this.#reason),
         this.#headers,
@@ -379,7 +372,8 @@ export class RequestHandler {
     if (this.#gzip) {
       const gz = this.#gzip;
       if (finishing) this.#gzip = false;
-      return (finishing ? gz.end(chunk) : gz.write(chunk)).then((c) =>
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      return (finishing ? gz.end(bytes) : gz.write(bytes)).then((c) =>
         this.request.method === 'HEAD' ? undefined : conn.write(c),
       );
     }
@@ -388,7 +382,7 @@ export class RequestHandler {
   }
 
   /** Decides on gzip for the first flush; returns the write promise when compressing. */
-  #startGzip(chunk: Buffer, finishing: boolean): Promise<void> | null {
+  #startGzip(chunk: string | Buffer, finishing: boolean): Promise<void> | null {
     const h = this.#headers;
     const vary = h.get('Vary');
     h.set('Vary', vary ? `${vary}, Accept-Encoding` : 'Accept-Encoding');
@@ -416,7 +410,8 @@ export class RequestHandler {
     h.delete('Content-Length');
     const gz = new GzipStream();
     this.#gzip = gz;
-    return gz.write(chunk).then((z) => conn.writeHeaders(line, h, head ? EMPTY : z));
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    return gz.write(bytes).then((z) => conn.writeHeaders(line, h, head ? EMPTY : z));
   }
 
   /**
@@ -428,9 +423,7 @@ export class RequestHandler {
     if (this.#finished) throw new HandlerError('finish() called twice', 'ERR_FINISH_TWICE');
     if (chunk !== undefined && chunk !== null) this.write(chunk);
     if (!this.#headersWritten) {
-      if (this.#buf.length > 1 || (this.#buf.length === 1 && typeof this.#buf[0] === 'string')) {
-        this.#buf = [this.#takeBuffer()];
-      }
+      if (this.#buf.length > 1) this.#buf = [this.#takeChunk()];
       const status = this.#status;
       const method = this.request.method;
       if (status === 200 && (method === 'GET' || method === 'HEAD') && !this.#headers.has('Etag')) {
@@ -449,7 +442,8 @@ export class RequestHandler {
         this.#headers.delete('Content-Language');
         this.#headers.delete('Content-Type');
       } else if (!this.#headers.has('Content-Length')) {
-        this.#headers.set('Content-Length', String(this.#buf.length === 0 ? 0 : this.#buf[0]!.length));
+        const c = this.#buf.length === 0 ? '' : this.#buf[0]!;
+        this.#headers.set('Content-Length', String(typeof c === 'string' ? Buffer.byteLength(c) : c.length));
       }
     }
     const conn = this.request.connection!;
@@ -569,13 +563,22 @@ export class RequestHandler {
 
   /**
    * The ETag for the response so far, or null to send none. The default is a cheap content
-   * fingerprint (length and CRC-32 of the body, as Fastify's etag plugin uses a fast hash);
+   * fingerprint (length and CRC-32 of the body — FNV-1a for short text — as Fastify's etag plugin
+   * uses a fast hash);
    * override it for a cryptographic hash or a version you already know.
    */
   computeEtag(): string | null {
+    const buf = this.#buf;
+    if (buf.length === 1 && typeof buf[0] === 'string' && buf[0].length <= 256) {
+      // short bodies: FNV-1a over the UTF-16 code units, cheaper than a native call
+      const str = buf[0];
+      let h = 0x811c9dc5;
+      for (let i = 0; i < str.length; i++) h = Math.imul(h ^ str.charCodeAt(i), 0x01000193);
+      return `"${str.length.toString(16)}-${(h >>> 0).toString(16)}"`;
+    }
     let crc = 0;
     let len = 0;
-    for (const c of this.#buf) {
+    for (const c of buf) {
       crc = crc32(c, crc);
       len += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
     }
@@ -1218,6 +1221,65 @@ export function authenticated<H extends RequestHandler, A extends unknown[], R>(
         return undefined;
       }
       throw new HTTPError(403);
+    }
+    return method.apply(this, args);
+  };
+}
+
+/**
+ * Wraps a handler method so that a path ending in `/` is redirected (301, GET/HEAD) to the same
+ * path without it; other methods get 404. Usable as a wrapper or a method decorator.
+ */
+export function removeslash<H extends RequestHandler, A extends unknown[], R>(
+  method: (this: H, ...args: A) => R,
+  _context?: unknown,
+  ...legacyArgs: unknown[]
+): (this: H, ...args: A) => R | undefined {
+  const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
+  if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
+    legacy.value = removeslash(legacy.value);
+    return legacy as never;
+  }
+  return function (this: H, ...args: A): R | undefined {
+    const path = this.request.path;
+    if (path.endsWith('/')) {
+      const m = this.request.method;
+      if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
+      let uri = path.replace(/\/+$/, '');
+      if (!uri) throw new HTTPError(404);
+      if (uri.startsWith('//')) uri = `/${uri.replace(/^\/+/, '')}`;
+      if (this.request.query) uri += `?${this.request.query}`;
+      this.redirect(uri, true);
+      return undefined;
+    }
+    return method.apply(this, args);
+  };
+}
+
+/**
+ * Wraps a handler method so that a path not ending in `/` is redirected (301, GET/HEAD) to the
+ * same path with it; other methods get 404. Usable as a wrapper or a method decorator.
+ */
+export function addslash<H extends RequestHandler, A extends unknown[], R>(
+  method: (this: H, ...args: A) => R,
+  _context?: unknown,
+  ...legacyArgs: unknown[]
+): (this: H, ...args: A) => R | undefined {
+  const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
+  if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
+    legacy.value = addslash(legacy.value);
+    return legacy as never;
+  }
+  return function (this: H, ...args: A): R | undefined {
+    const path = this.request.path;
+    if (!path.endsWith('/')) {
+      const m = this.request.method;
+      if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
+      let uri = `${path}/`;
+      if (uri.startsWith('//')) uri = `/${uri.replace(/^\/+/, '')}`;
+      if (this.request.query) uri += `?${this.request.query}`;
+      this.redirect(uri, true);
+      return undefined;
     }
     return method.apply(this, args);
   };
