@@ -98,6 +98,9 @@ static int uv_events_of(int tornado_events) {
   int ev = 0;
   if (tornado_events & T_READ) ev |= UV_READABLE;
   if (tornado_events & T_WRITE) ev |= UV_WRITABLE;
+  /* ERROR alone: epoll reports EPOLLERR/EPOLLHUP for any registered fd, but libuv needs some
+   * event to register the fd with. EPOLLPRI (urgent data) is the quietest one. */
+  if (ev == 0 && (tornado_events & T_ERROR)) ev = UV_PRIORITIZED;
   return ev;
 }
 
@@ -149,8 +152,9 @@ static void on_poll(uv_poll_t* p, int status, int uvevents) {
     if (uvevents & UV_READABLE) events |= T_READ;
     if (uvevents & UV_WRITABLE) events |= T_WRITE;
     if (uvevents & UV_DISCONNECT) events |= T_ERROR;
-    if (events & T_READ) {
-      /* libuv folds POLLHUP into "readable"; ask the kernel whether this is a hang-up. */
+    if ((events & T_READ) || (uvevents & UV_PRIORITIZED)) {
+      /* libuv folds POLLHUP into "readable" (or "prioritized" when that is all we asked for);
+       * ask the kernel whether this is a hang-up. */
       struct pollfd pfd;
       pfd.fd = h->fd;
       pfd.events = POLLIN;

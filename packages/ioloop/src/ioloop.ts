@@ -443,7 +443,7 @@ export class IOLoop {
   /**
    * Calls `handler(fd, events)` whenever `fd` is ready for `events` (a mask of
    * {@link IOLoop.READ} and {@link IOLoop.WRITE}); {@link IOLoop.ERROR} is reported on error or
-   * hang-up without asking. Notifications are level-triggered, through libuv's poll watcher in the
+   * hang-up without asking (`ERROR` alone watches for that only; `NONE` watches nothing). Notifications are level-triggered, through libuv's poll watcher in the
    * native addon; the fd is switched to non-blocking mode. Remove the handler before closing the fd.
    *
    * @throws {@link IOLoopError} if `fd` already has a handler; {@link AddonMissingError} if the
@@ -458,7 +458,7 @@ export class IOLoop {
     if (fdsInUse.has(fd)) throw new IOLoopError(`fd ${fd} already has a handler`, 'ERR_IOLOOP_FD_IN_USE');
     const native = addon();
     const entry: HandlerEntry = { fd, handler, events, poll: null as unknown as PollHandle };
-    entry.poll = native.pollStart(fd, events & ~IOLoop.ERROR, (ev: number) => this.#dispatch(entry, ev));
+    entry.poll = native.pollStart(fd, events, (ev: number) => this.#dispatch(entry, ev));
     fdsInUse.add(fd);
     this.#handlers.set(fd, entry);
   }
@@ -469,7 +469,7 @@ export class IOLoop {
     const entry = this.#handlers.get(fd);
     if (entry === undefined) throw new IOLoopError(`fd ${fd} has no handler`, 'ERR_IOLOOP_UNKNOWN_FD');
     entry.events = events;
-    addon().pollUpdate(entry.poll, events & ~IOLoop.ERROR);
+    addon().pollUpdate(entry.poll, events);
   }
 
   /** Stops watching `fd`. A no-op for an fd without a handler. */

@@ -100,7 +100,7 @@ describe('handler bookkeeping (with a scripted addon)', () => {
     const events: number[] = [];
     loop.addHandler(7, (fd, ev) => events.push(fd, ev), IOLoop.READ | IOLoop.ERROR);
     const [h, st] = [...polls][0]!;
-    expect(st.events).toBe(IOLoop.READ); // ERROR is implicit, never passed down
+    expect(st.events).toBe(IOLoop.READ | IOLoop.ERROR);
     expect(() => loop.addHandler(7, () => {}, IOLoop.READ)).toThrow(IOLoopError);
     const other = new IOLoop();
     expect(() => other.addHandler(7, () => {}, IOLoop.READ)).toThrow(/already has a handler/);

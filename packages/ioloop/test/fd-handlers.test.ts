@@ -128,6 +128,30 @@ describe.skipIf(!support.available)('fd handlers on a pipe', () => {
     expect(err?.syscall).toBe('write');
   });
 
+  it('ERROR alone still reports a hang-up (nothing else)', async () => {
+    const [r, w] = fdPipe();
+    cleanups.push(() => closeSync(r));
+    const seen: number[] = [];
+    const ev = new Promise<number>((resolve) => {
+      loop.addHandler(
+        r,
+        (_fd, e) => {
+          seen.push(e);
+          loop.removeHandler(r);
+          resolve(e);
+        },
+        ERROR,
+      );
+    });
+    fdWrite(w, new Uint8Array([1])); // readable, but nobody asked for READ
+    const readable = nextEvent(w, WRITE); // an event of another fd proves the loop went round
+    await readable;
+    await new Promise((r) => setImmediate(r)); // every poll callback of that iteration has run
+    expect(seen).toEqual([]);
+    closeSync(w);
+    expect(await ev).toBe(ERROR);
+  });
+
   it('updateHandler switches the events; NONE pauses', async () => {
     const [r, w] = pipe();
     const seen: number[] = [];
@@ -236,6 +260,15 @@ describe.skipIf(!support.available)('fd handlers on a pipe', () => {
     expect(() => fdRead(1_000_000, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 
+  it('close(true) removes the handlers and closes their fds', async () => {
+    const [r, w] = fdPipe();
+    cleanups.push(() => closeSync(w));
+    loop.addHandler(r, () => {}, READ);
+    loop.close(true);
+    expect(loop.hasHandler(r)).toBe(false);
+    expect(() => fdRead(r, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
   it('setNonBlocking toggles O_NONBLOCK', () => {
     const [r] = pipe();
     setNonBlocking(r, false);
@@ -312,6 +345,30 @@ describe.skipIf(!support.available)('fd handlers on a TCP socket', () => {
     expect(fdRead(fd, buf)).toBe(4);
     expect(new TextDecoder().decode(buf.subarray(0, 4))).toBe('pong');
     expect(fdRead(fd, buf)).toBe(-1);
+  });
+
+  it('READ|WRITE on a writable socket still reports READ when data arrives', async () => {
+    const { fd, peer } = await socketPair();
+    let sawWriteOnly = false;
+    const got = new Promise<number>((resolve) => {
+      loop.addHandler(
+        fd,
+        (_fd, ev) => {
+          if ((ev & READ) === 0) {
+            // writable all the time: only then send data, so READ must show up next to WRITE
+            if (!sawWriteOnly) peer.write('x');
+            sawWriteOnly = true;
+            return;
+          }
+          loop.removeHandler(fd);
+          resolve(ev);
+        },
+        READ | WRITE,
+      );
+    });
+    const ev = await got;
+    expect(sawWriteOnly).toBe(true);
+    expect(ev & (READ | WRITE)).toBe(READ | WRITE);
   });
 
   it('peer close: READ then EOF (a half-close is not an error)', async () => {
