@@ -1,7 +1,7 @@
 // Micro-benchmark of @tornado-ts/tcpserver's accept path against a plain net.Server, on loopback,
 // with connection churn: clients (a separate process, so the server's event loop is measured
 // alone) open a connection, wait for one byte, close, and start over.
-//   node bench/micro/tcpserver.mjs [--seconds 2] [--concurrency 64] [--rounds 3]
+//   node bench/micro/tcpserver.mjs [--seconds 1] [--concurrency 64] [--rounds 7]
 // Runs against the built dist/ (run `npx tsup` in packages/ioloop, packages/iostream and
 // packages/tcpserver first). Prints connections/s and ratios; never fails on numbers.
 import { spawn } from 'node:child_process';
@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '7' },
     client: { type: 'string' },
   },
 });
@@ -129,9 +129,9 @@ const subjects = {
 };
 
 console.log(
-  `accept churn: ${CONCURRENCY} concurrent clients in another process, ${SECONDS}s per run, best of ${ROUNDS} rounds`,
+  `accept churn: ${CONCURRENCY} concurrent clients in another process, ${SECONDS}s per run, median of ${ROUNDS} rounds`,
 );
-const best = Object.fromEntries(Object.keys(subjects).map((k) => [k, null]));
+const runs = Object.fromEntries(Object.keys(subjects).map((k) => [k, []]));
 const order = Object.entries(subjects);
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order every round: a busy neighbour should not always hit the same subject.
@@ -144,14 +144,20 @@ for (let round = 0; round < ROUNDS; round++) {
     await close();
     const rate = done / SECONDS;
     const cpuPerConn = (cpu.user + cpu.system) / Math.max(1, done); // µs of server CPU per connection
-    const b = best[name];
-    if (!b) best[name] = { rate, errors, cpuPerConn };
-    else {
-      b.rate = Math.max(b.rate, rate);
-      b.cpuPerConn = Math.min(b.cpuPerConn, cpuPerConn);
-      b.errors += errors;
-    }
+    runs[name].push({ rate, errors, cpuPerConn });
   }
+}
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const best = {};
+for (const [name, list] of Object.entries(runs)) {
+  best[name] = {
+    rate: median(list.map((r) => r.rate)),
+    cpuPerConn: median(list.map((r) => r.cpuPerConn)),
+    errors: list.reduce((n, r) => n + r.errors, 0),
+  };
 }
 const base = best['net.Server (plain)'];
 console.log('');
