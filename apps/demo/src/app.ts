@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { accessLog, IOLoop, type Timeout } from '@tornado-ts/ioloop';
+import { accessLog, appLog, IOLoop, type Timeout } from '@tornado-ts/ioloop';
 import {
   Application,
   type ApplicationSettings,
@@ -179,6 +179,20 @@ class BaseHandler extends RequestHandler {
     });
   }
 
+  /**
+   * Awaits a store operation, turning a refused message into 400 and a store that does not
+   * answer (Redis down) into 503, so clients get a clear answer instead of a 500.
+   */
+  async room<T>(op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (err) {
+      if (err instanceof InvalidMessageError) throw new HTTPError(400, err.message);
+      appLog.warn('store: %s', (err as Error).message);
+      throw new HTTPError(503, 'the room is unavailable right now');
+    }
+  }
+
   /** API clients get JSON errors; browsers get the HTML page. */
   override writeError(status: number, info: { error?: unknown; reason?: string } = {}): void | Promise<void> {
     if (!this.request.path.startsWith('/api/') && !this.#wantsJson()) return super.writeError(status, info);
@@ -267,12 +281,7 @@ class LogoutHandler extends BaseHandler {
 /** `POST /a/message/new`: the form fallback for browsers without JavaScript. */
 class MessageFormHandler extends BaseHandler {
   override async post(): Promise<void> {
-    try {
-      await this.ctx.store.add({ from: this.user!, body: this.getArgument('body', '') });
-    } catch (err) {
-      if (!(err instanceof InvalidMessageError)) throw err;
-      throw new HTTPError(400, err.message);
-    }
+    await this.room(this.ctx.store.add({ from: this.user!, body: this.getArgument('body', '') }));
     this.redirect('/');
   }
   static {
@@ -339,14 +348,9 @@ class MessagesApiHandler extends BaseHandler {
       body = this.getArgument('body', undefined);
     }
     if (typeof body !== 'string') throw new HTTPError(400, 'a "body" string is required');
-    try {
-      const message = await this.ctx.store.add({ from: this.user!, body });
-      this.setStatus(201);
-      this.write({ message });
-    } catch (err) {
-      if (!(err instanceof InvalidMessageError)) throw err;
-      throw new HTTPError(400, err.message);
-    }
+    const message = await this.room(this.ctx.store.add({ from: this.user!, body }));
+    this.setStatus(201);
+    this.write({ message });
   }
 
   override onConnectionClose(): void {
@@ -402,8 +406,10 @@ const UploadHandler = streamRequestBody(
       this.#chunks = [];
       if (data.length === 0) throw new HTTPError(400, 'the image is empty');
       if (!IMAGE_SIGNATURES[this.#type]!(data)) throw new HTTPError(400, `that is not a ${this.#type} file`);
-      const id = await this.ctx.store.saveImage({ data, contentType: this.#type });
-      const message = await this.ctx.store.add({ from: this.user!, body: '', image: `/images/${id}` });
+      const id = await this.room(this.ctx.store.saveImage({ data, contentType: this.#type }));
+      const message = await this.room(
+        this.ctx.store.add({ from: this.user!, body: '', image: `/images/${id}` }),
+      );
       this.setStatus(201);
       this.write({ message });
     }
@@ -414,7 +420,7 @@ const UploadHandler = streamRequestBody(
 class ImageHandler extends BaseHandler {
   override async get(id: string): Promise<void> {
     if (!IMAGE_ID_PATTERN.test(id)) throw new HTTPError(404);
-    const image = await this.ctx.store.loadImage(id);
+    const image = await this.room(this.ctx.store.loadImage(id));
     if (!image) throw new HTTPError(404);
     this.setHeader('Content-Type', image.contentType);
     this.setHeader('X-Content-Type-Options', 'nosniff');
@@ -451,8 +457,8 @@ class HealthHandler extends BaseHandler {
 class StatsHandler extends BaseHandler {
   override async get(format?: string): Promise<void> {
     const { store, counters } = this.ctx;
-    await store.reportStats(counters.snapshot());
-    const processes = (await store.allStats()).map((p: ProcessStats) => ({
+    await this.room(store.reportStats(counters.snapshot()));
+    const processes = (await this.room(store.allStats())).map((p: ProcessStats) => ({
       ...p,
       task: p.taskId === null ? '–' : String(p.taskId),
     }));

@@ -11,6 +11,12 @@ import {
   type StoredImage,
 } from './store';
 
+/** Raised at once for a store operation while the Redis connection is down (no queueing). */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'ERR_DEMO_STORE_UNAVAILABLE';
+}
+
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
   /** Prefix of every key and channel, so several rooms can share one Redis (default `chat:`). */
@@ -102,7 +108,7 @@ export class RedisStore implements MessageStore {
       lazyConnect: true,
       connectionName: `tornado-ts-demo:${process.pid}`,
       maxRetriesPerRequest: 2,
-      retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+      retryStrategy: (times) => Math.min(50 * 2 ** times, 1000),
       ...opts.redis,
     };
     const cmd = new Redis(url, options);
@@ -158,9 +164,15 @@ export class RedisStore implements MessageStore {
         const raw = await this.#cmd.lrange(this.#keys.history, 0, -1);
         const listed = raw.map(parseMessage).filter((m): m is ChatMessage => m !== null);
         const newest = listed.at(-1);
-        if (newest && newest.id < this.lastId()) {
+        // Ids restarted if Redis lost the room (FLUSHDB, a restart without persistence): the list
+        // ends below our copy, or holds a different message under an id we know.
+        const differs = listed.some((m) => {
+          const own = this.since(m.id - 1)[0];
+          return own !== undefined && own.id === m.id && own.time !== m.time;
+        });
+        if ((newest && newest.id < this.lastId()) || differs) {
           // The room was reset (FLUSHDB): start over from what Redis holds now.
-          appLog.warn('redis: history restarted at id %d, dropping the local copy', newest.id);
+          appLog.warn('redis: history restarted at id %d, dropping the local copy', newest?.id ?? 0);
           this.#messages = [];
         }
         const last = this.lastId();
@@ -182,11 +194,20 @@ export class RedisStore implements MessageStore {
     }
   }
 
+  /**
+   * The command connection, or {@link StoreUnavailableError} while it is down: a request fails
+   * fast with 503 instead of waiting in ioredis's offline queue for the reconnect.
+   */
+  #ready(): WithAdd {
+    if (this.#cmd.status !== 'ready') throw new StoreUnavailableError(`redis is ${this.#cmd.status}`);
+    return this.#cmd;
+  }
+
   async add(message: NewMessage): Promise<ChatMessage> {
     const clean = cleanMessage(message);
     const json = JSON.stringify({ ...clean, time: Date.now() });
     const stored = parseMessage(
-      await this.#cmd.chatAdd(
+      await this.#ready().chatAdd(
         this.#keys.seq,
         this.#keys.history,
         json,
@@ -197,7 +218,7 @@ export class RedisStore implements MessageStore {
     // Deliver it here now, so a client that posts and then polls sees its message: the published
     // copy may arrive later on the other connection and is then ignored as a duplicate.
     if (stored.id === this.lastId() + 1) this.#accept([stored]);
-    else if (stored.id > this.lastId()) await this.#resync(); // others' messages are in between
+    else if (this.since(stored.id - 1)[0]?.time !== stored.time) await this.#resync(); // a gap, or a reset room
     return stored;
   }
 
@@ -220,7 +241,7 @@ export class RedisStore implements MessageStore {
   async saveImage(image: StoredImage): Promise<string> {
     const id = randomBytes(16).toString('hex');
     const key = this.#keys.image + id;
-    await this.#cmd
+    await this.#ready()
       .multi()
       .hset(key, 'type', image.contentType, 'data', image.data)
       .expire(key, this.#imageTtl)
@@ -229,21 +250,21 @@ export class RedisStore implements MessageStore {
   }
 
   async loadImage(id: string): Promise<StoredImage | null> {
-    const [type, data] = await this.#cmd.hmgetBuffer(this.#keys.image + id, 'type', 'data');
+    const [type, data] = await this.#ready().hmgetBuffer(this.#keys.image + id, 'type', 'data');
     if (!type || !data) return null;
     return { contentType: type.toString('latin1'), data };
   }
 
   async ping(): Promise<void> {
-    await this.#cmd.ping();
+    await this.#ready().ping();
   }
 
   async reportStats(stats: ProcessStats): Promise<void> {
-    await this.#cmd.hset(this.#keys.stats, stats.key, JSON.stringify(stats));
+    await this.#ready().hset(this.#keys.stats, stats.key, JSON.stringify(stats));
   }
 
   async allStats(): Promise<ProcessStats[]> {
-    const all = await this.#cmd.hgetall(this.#keys.stats);
+    const all = await this.#ready().hgetall(this.#keys.stats);
     const cutoff = Date.now() - this.#statsTtl * 1000;
     const live: ProcessStats[] = [];
     const stale: string[] = [];
@@ -258,7 +279,7 @@ export class RedisStore implements MessageStore {
 
   /** Removes this process's row from `/stats` (on a clean shutdown). */
   async forgetStats(key: string): Promise<void> {
-    await this.#cmd.hdel(this.#keys.stats, key);
+    await this.#ready().hdel(this.#keys.stats, key);
   }
 
   async close(): Promise<void> {
@@ -266,6 +287,12 @@ export class RedisStore implements MessageStore {
     this.#closed = true;
     this.#listeners.clear();
     await this.#syncing;
-    await Promise.allSettled([this.#sub.quit(), this.#cmd.quit()]);
+    // QUIT politely when connected; a connection that is down is just dropped (QUIT would wait
+    // in the offline queue for a Redis that may never come back).
+    const end = async (c: Redis) => {
+      if (c.status !== 'ready') return c.disconnect();
+      await c.quit().catch(() => c.disconnect());
+    };
+    await Promise.all([end(this.#sub), end(this.#cmd)]);
   }
 }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { resolveCookieSecret, runDemo, SECRET_ENV } from '../src/server';
 import { startDemo, testOptions } from './helpers/demo';
 import { LineClient } from './helpers/lines';
-import { type RedisServer, startRedis } from './helpers/redis';
+import { type RedisServer, startOnce, startRedis } from './helpers/redis';
 import { Session, TINY_PNG } from './helpers/session';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -104,6 +104,33 @@ describe('serving', () => {
     expect((await s.postJson('/api/messages', { body: 'over tls' })).status).toBe(201);
     expect(demo.store.kind).toBe('redis');
     expect(demo.store.since().at(-1)?.body).toBe('over tls');
+  });
+
+  it('answers 503 while Redis is down and carries on when it is back', async () => {
+    const own = await startRedis();
+    cleanups.push(() => own.stop());
+    const demo = await startDemo({ redis: own.url });
+    cleanups.push(() => demo.shutdown());
+    const s = new Session(demo.base);
+    cleanups.push(() => s.close());
+    await s.signIn('ann');
+    expect((await s.postJson('/api/messages', { body: 'before' })).status).toBe(201);
+    const dir = await mkdtemp(join(tmpdir(), 'demo-redis-again-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await own.stop();
+    expect((await s.get('/healthz')).json()).toMatchObject({ status: 'store unavailable' });
+    const down = await s.postJson('/api/messages', { body: 'while down' });
+    expect(down.status).toBe(503);
+    expect(down.json()).toEqual({ error: 'the room is unavailable right now', status: 503 });
+    expect((await s.get('/stats.json')).status).toBe(503);
+    // The same port again (empty: no persistence); the store reconnects by itself.
+    const again = await startOnce(own.port, dir);
+    cleanups.push(() => again.stop());
+    await vi.waitFor(async () => expect((await s.get('/healthz')).status).toBe(200), { timeout: 10_000 });
+    const after = await s.postJson('/api/messages', { body: 'after' });
+    expect(after.status).toBe(201);
+    // A fresh Redis restarts the ids: the process notices and starts its copy over.
+    expect(demo.store.since().map((m) => m.body)).toEqual(['after']);
   });
 
   it('cuts requests still running when the drain timeout passes', async () => {

@@ -1,8 +1,8 @@
 import { configureLogging } from '@tornado-ts/ioloop';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from '../src/memory-store';
-import { RedisStore } from '../src/redis-store';
+import { RedisStore, StoreUnavailableError } from '../src/redis-store';
 import {
   type ChatMessage,
   cleanMessage,
@@ -276,6 +276,26 @@ describe('redis store', () => {
       expect(await raw.hkeys('stats:stats')).not.toContain('old:3');
     } finally {
       raw.disconnect();
+    }
+  });
+
+  it('fails fast while Redis is down, and closes without waiting for it', async () => {
+    const own = await startRedis();
+    const store = await RedisStore.connect(own.url, { prefix: 'down:' });
+    try {
+      await store.add({ from: 'ann', body: 'up' });
+      await own.stop();
+      await vi.waitFor(() => expect(store.ping()).rejects.toThrow(StoreUnavailableError));
+      const err = await store.add({ from: 'ann', body: 'down' }).catch((e: StoreUnavailableError) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as StoreUnavailableError).code).toBe('ERR_DEMO_STORE_UNAVAILABLE');
+      await expect(store.saveImage({ data: Buffer.from('x'), contentType: 'image/png' })).rejects.toThrow(
+        StoreUnavailableError,
+      );
+      expect(store.since().map((m) => m.body)).toEqual(['up']); // the local copy still reads
+    } finally {
+      await store.close();
+      await own.stop();
     }
   });
 

@@ -14,6 +14,9 @@ export interface DemoProcess {
   kill(): Promise<void>;
 }
 
+/** How long to wait for an expected line of output. */
+const WAIT_MS = 20_000;
+
 /** Starts the test build of the demo with `args`. */
 export function spawnDemo(args: string[], env: NodeJS.ProcessEnv = {}): DemoProcess {
   const child = spawn(process.execPath, [`${TEST_DIST}main.js`, ...args], {
@@ -49,7 +52,24 @@ export function spawnDemo(args: string[], env: NodeJS.ProcessEnv = {}): DemoProc
       if (child.exitCode !== null || child.signalCode !== null) {
         return Promise.reject(new Error(`the demo has exited:\n${out}`));
       }
-      return new Promise((resolve, reject) => waiters.push({ re, resolve, reject }));
+      return new Promise((resolve, reject) => {
+        // Fail with what the program printed rather than a bare test timeout.
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w.re !== re);
+          reject(new Error(`no ${re} in the demo's output after ${WAIT_MS} ms:\n${out}`));
+        }, WAIT_MS);
+        waiters.push({
+          re,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+      });
     },
     exited,
     async kill() {

@@ -24,7 +24,8 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-async function startOnce(port: number, dir: string): Promise<RedisServer> {
+/** Starts redis-server on `port` (e.g. again on the port of a stopped one). */
+export async function startOnce(port: number, dir: string): Promise<RedisServer> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
