@@ -403,6 +403,7 @@ async function micro() {
 // ---------------------------------------------------------------- main
 async function main() {
   const started = Date.now();
+  const loadStart = os.loadavg()[0];
   const onlyScenarios = opt.scenario ? new Set(opt.scenario.split(',')) : null;
   const onlyContenders = opt.contender ? new Set([...opt.contender.split(','), 'node']) : null;
   const scenarios = SCENARIOS.filter((s) => !onlyScenarios || onlyScenarios.has(s.id));
@@ -603,6 +604,8 @@ async function main() {
     transferBytes: transferSize,
     commit: (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT })).stdout.trim() || null,
     elapsedS: Math.round((Date.now() - started) / 1000),
+    // 1-minute load average of the machine before and after: other work on it shows here.
+    loadAverage: [Number(loadStart.toFixed(2)), Number(os.loadavg()[0].toFixed(2))],
     notes,
   };
   const doc = { meta, contenders, scenarios: results, targets: targetResults, profiles };

@@ -164,6 +164,7 @@ export function renderMarkdown(results) {
     `Run of ${meta.date ?? '?'} on ${meta.cpus ?? '?'} cores (${meta.cpuModel ?? 'unknown CPU'}), Node ${meta.node ?? '?'}` +
       `${meta.tornado ? `, Tornado ${meta.tornado}` : ''}; ${meta.rounds ?? '?'} rounds of ${meta.durationS ?? '?'} s per contender ` +
       `and scenario, alternated; medians. Server pinned to CPU ${meta.serverCpu ?? '–'}, load generator to CPU ${meta.clientCpu ?? '–'}.` +
+      `${meta.loadAverage ? ` Load average ${meta.loadAverage[0]} before, ${meta.loadAverage[1]} after.` : ''}` +
       `${meta.quick ? ' **Quick run: the numbers are not meaningful.**' : ''}`,
   );
   out.push('');

@@ -159,6 +159,7 @@ describe('renderMarkdown', () => {
     expect(md).toContain('- missing one: not available — Cannot find module dist/index.js');
     expect(md).toContain('- plaintext, tornado-ts web: round 2: 2 read errors');
     expect(md).toContain('- a note');
+    expect(md).toContain('Load average 0.5 before, 1.25 after.');
     expect(md).not.toContain('Quick run');
   });
 
