@@ -145,6 +145,7 @@ describe('renderMarkdown', () => {
         node: '20.20.2',
         rounds: 3,
         durationS: 5,
+        loadAverage: [0.5, 1.25],
         notes: ['a note'],
       },
       contenders,
