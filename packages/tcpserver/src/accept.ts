@@ -85,7 +85,20 @@ function enqueue(server: Server, state: AcceptState, socket: Socket): void {
     socket.destroy();
     return;
   }
+  // Until a handler owns it, an error on a waiting socket (a reset, say) must not crash the process.
+  socket.on('error', whileWaiting);
   state.pending.push(socket);
+}
+
+function whileWaiting(this: Socket, err: NodeJS.ErrnoException): void {
+  genLog.debug(`a connection waiting for an accept handler failed: ${err.code ?? err.message}`);
+}
+
+/** Takes the waiting connections out of the queue, as their new owner gets them. */
+function dequeueAll(state: AcceptState): Socket[] {
+  const sockets = state.pending.splice(0);
+  for (const s of sockets) s.off('error', whileWaiting);
+  return sockets;
 }
 
 /**
@@ -134,7 +147,7 @@ export function injectConnection(server: Server, socket: Socket): void {
 export function takePendingConnections(server: Server): Socket[] {
   const state = states.get(server);
   if (state === undefined) return [];
-  return state.pending.splice(0);
+  return dequeueAll(state);
 }
 
 /**
@@ -204,7 +217,7 @@ export function addAcceptHandler(server: Server, callback: AcceptCallback): () =
   if (state.pending.length > 0) {
     queueMicrotask(() => {
       if (state.handler !== handler) return;
-      for (const socket of state.pending.splice(0)) {
+      for (const socket of dequeueAll(state)) {
         if (socket.destroyed) continue;
         handler(socket);
       }

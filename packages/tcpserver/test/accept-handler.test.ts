@@ -100,6 +100,19 @@ describe('addAcceptHandler', () => {
     expect(s.listenerCount('error')).toBe(0);
   });
 
+  it('survives an error on a connection that waits for a handler', async () => {
+    logs = captureLogs();
+    const [s, port] = await bindOne();
+    const accepted = once(s, 'connection');
+    const client = await connect(port);
+    const [waiting] = (await accepted) as [net.Socket];
+    waiting.destroy(Object.assign(new Error('reset while waiting'), { code: 'ECONNRESET' }));
+    expect(await logs.wait(/waiting for an accept handler failed: ECONNRESET/)).toMatch(/^debug /);
+    await once(client, 'close');
+    addAcceptHandler(s, (sock) => sock.end('next'));
+    expect(await request(port)).toBe('next');
+  });
+
   it('logs accept errors instead of crashing, rate limited', async () => {
     logs = captureLogs();
     const [s, port] = await bindOne();
