@@ -508,7 +508,9 @@ export class RequestHandler {
     try {
       this.setStatus(status, reason);
     } catch {
-      this.setStatus(500);
+      // a non-standard code without a reason keeps its code, as Tornado does
+      if (Number.isInteger(status) && status >= 100 && status <= 999) this.setStatus(status, 'Unknown');
+      else this.setStatus(500);
     }
     if (status === 405) this.setHeader('Allow', methodTable(this.constructor as typeof RequestHandler).allow);
     const done = () => {

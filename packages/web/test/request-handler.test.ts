@@ -121,6 +121,8 @@ class Errors extends RequestHandler {
       throw new Finish('ok');
     }
     if (kind === 'senderror') return this.sendError(503);
+    if (kind === 'unknown-code') throw new HTTPError(597);
+    if (kind === 'bad-code') return this.sendError(42);
     if (kind === 'after-headers') {
       this.write('x');
       return this.flush().then(() => {
@@ -494,6 +496,10 @@ describe('errors', () => {
 
   it('sendError and async rejections produce error pages', async () => {
     expect((await c.get('/errors/senderror')).status).toBe(503);
+    const unknown = await c.get('/errors/unknown-code');
+    expect(unknown.status).toBe(597);
+    expect(unknown.text()).toContain('597: Unknown');
+    expect((await c.get('/errors/bad-code')).status).toBe(500);
     expect((await c.get('/errors/async')).status).toBe(409);
   });
 

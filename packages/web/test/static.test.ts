@@ -161,6 +161,7 @@ describe('StaticFileHandler', () => {
       expect(r.text()).not.toContain('top secret');
     }
     expect((await c.get('/static/sub/../hello.txt')).status).toBe(200);
+    expect((await c.get('/static/hello.txt%00.png')).status).toBe(404);
   });
 
   it('answers 404 for missing files, 403 for directories', async () => {
