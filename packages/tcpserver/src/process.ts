@@ -10,7 +10,7 @@
  * @module
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { linkSync, renameSync } from 'node:fs';
+import { linkSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { genLog } from '@tornado-ts/ioloop';
@@ -287,6 +287,7 @@ export async function detachBoundSockets(): Promise<DetachedEntry[]> {
         // libuv unlinks a unix socket's path when its server closes; keep the path for the
         // workers with a second link that takes its place.
         const spare = `${e.path}.${process.pid}.tornado-ts`;
+        rmSync(spare, { force: true });
         linkSync(e.path, spare);
         server.close();
         renameSync(spare, e.path);
