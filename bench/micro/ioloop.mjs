@@ -47,6 +47,28 @@ const cases = [
     nodeName: 'setTimeout+clearTimeout',
   },
   {
+    name: `${N} callLater+removeTimeout pairs, with 100k other timeouts pending`,
+    setup: () => {
+      const ours = [];
+      const node = [];
+      for (let i = 0; i < 100_000; i++) {
+        ours.push(loop.callLater(60 + (i % 997) / 1000, noop));
+        node.push(setTimeout(noop, 60_000 + (i % 997)));
+      }
+      return () => {
+        for (const t of ours) loop.removeTimeout(t);
+        for (const t of node) clearTimeout(t);
+      };
+    },
+    ours: () => {
+      for (let i = 0; i < N; i++) loop.removeTimeout(loop.callLater(30 + (i % 1000) / 1000, noop));
+    },
+    node: () => {
+      for (let i = 0; i < N; i++) clearTimeout(setTimeout(noop, 30_000 + (i % 1000)));
+    },
+    nodeName: 'setTimeout+clearTimeout',
+  },
+  {
     name: `${N} callLater, then ${N} removeTimeout (N pending at once)`,
     ours: () => {
       const ts = new Array(N);
@@ -131,7 +153,9 @@ console.log(
 );
 const rows = [];
 for (const c of cases) {
+  const teardown = c.setup?.();
   const [ours, node] = await bestOfBoth(c.ours, c.node);
+  teardown?.();
   rows.push({
     case: c.name,
     'ioloop ms': ours.toFixed(1),
