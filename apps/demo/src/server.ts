@@ -107,7 +107,7 @@ export async function serveDemo(
   // Every process reports its counters, so /stats on any of them lists all of them.
   const report = () => void store.reportStats(counters.snapshot()).catch(() => {});
   report();
-  const reporter = new PeriodicCallback(report, 5000);
+  const reporter = new PeriodicCallback(report, 2); // seconds
   reporter.start();
 
   let stopping: Promise<void> | null = null;
@@ -162,9 +162,8 @@ export async function runDemo(opts: DemoOptions): Promise<RunningDemo> {
   const sockets = await bindDemoSockets(opts);
   let taskId: number | null = null;
   if (opts.processes !== 1) {
-    const n = opts.processes === 0 ? cpuCount() : opts.processes;
-    genLog.info('starting %d worker processes', n);
-    taskId = await forkProcesses(n); // resolves in each worker only
+    // Resolves in each worker only; the primary supervises (and logs "Starting N processes").
+    taskId = await forkProcesses(opts.processes === 0 ? cpuCount() : opts.processes);
   }
   const demo = await serveDemo(opts, sockets, { taskId });
   const scheme = opts.tlsCert ? 'https' : 'http';

@@ -104,6 +104,14 @@ describe('serving', () => {
     expect((await s.postJson('/api/messages', { body: 'over tls' })).status).toBe(201);
     expect(demo.store.kind).toBe('redis');
     expect(demo.store.since().at(-1)?.body).toBe('over tls');
+    // Every process publishes its counters on its own every 2 s (no /stats request needed).
+    await vi.waitFor(
+      async () => {
+        const [mine] = await demo.store.allStats();
+        expect(mine?.requests).toBeGreaterThanOrEqual(4);
+      },
+      { timeout: 6000, interval: 200 },
+    );
   });
 
   it('answers 503 while Redis is down and carries on when it is back', async () => {
