@@ -166,6 +166,7 @@ export class IOLoop {
    * stops the others. A no-op on a closed loop.
    */
   addCallback(callback: AnyFn, ...args: unknown[]): void {
+    if (typeof callback !== 'function') throw new TypeError('callback must be a function');
     if (this.#closed) return;
     this.#queue.push(callback, args.length === 0 ? undefined : args);
     if (!this.#scheduled) {
@@ -176,6 +177,7 @@ export class IOLoop {
 
   /** Calls `callback(...args)` on the next iteration, detached from the caller (same as addCallback). */
   spawnCallback(callback: AnyFn, ...args: unknown[]): void {
+    if (typeof callback !== 'function') throw new TypeError('callback must be a function');
     if (this.#closed) return;
     this.#queue.push(callback, args.length === 0 ? undefined : args);
     if (!this.#scheduled) {

@@ -117,6 +117,11 @@ describe('addCallback', () => {
     ]);
   });
 
+  it('refuses a callback that is not a function, at once', () => {
+    expect(() => loop.addCallback(42 as never)).toThrow(TypeError);
+    expect(() => loop.spawnCallback(null as never)).toThrow(/must be a function/);
+  });
+
   it('is a no-op on a closed loop, and pending callbacks are dropped by close()', async () => {
     const ran: string[] = [];
     loop.addCallback(() => ran.push('dropped'));
