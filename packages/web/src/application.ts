@@ -387,7 +387,9 @@ class HandlerDelegate implements HTTPMessageDelegate {
     const h = this.#create();
     if (h === null) return;
     if (bodyError !== null) {
-      h._fail(new HTTPError(400, 'Invalid request body: %s', [(bodyError as Error).message ?? bodyError]));
+      h._fail(
+        new HTTPError(400, 'Invalid request body: %s', null, [(bodyError as Error).message ?? bodyError]),
+      );
       return;
     }
     h._execute(this.found!.match);

@@ -4,12 +4,13 @@ import { STATUS_CODES } from 'node:http';
  * An exception that becomes an HTTP error response.
  *
  * Raising `HTTPError` from a handler method is the usual way to end a request with an error status:
- * the handler's `writeError` renders the page, `logMessage` goes to the application log (with
- * `%s` placeholders filled from `args`), and `reason` replaces the standard reason phrase.
+ * the handler's `writeError` renders the page, `logMessage` goes to the log (with `%s`
+ * placeholders filled from `args`), and `reason` replaces the standard reason phrase.
  *
  * @example
  * ```ts
- * if (!item) throw new HTTPError(404, 'item %s not found', [id]);
+ * throw new HTTPError(404, 'item %s not found', null, [id]);
+ * throw new HTTPError(418, null, "I'm a teapot");
  * ```
  */
 export class HTTPError extends Error {
@@ -25,12 +26,25 @@ export class HTTPError extends Error {
   /** A reason phrase for the status line; required for non-standard codes. */
   readonly reason: string | null;
 
-  constructor(statusCode = 500, logMessage?: string | null, args: unknown[] = [], reason?: string | null) {
-    super(`HTTP ${statusCode}: ${reason ?? STATUS_CODES[statusCode] ?? 'Unknown'}`);
+  /**
+   * @param statusCode the response status (500 by default)
+   * @param logMessage logged, not shown to the client; `%s` placeholders take `args`
+   * @param reason the reason phrase of the status line (an array here is taken as `args`)
+   * @param args values for the `%s` placeholders of `logMessage`
+   */
+  constructor(
+    statusCode = 500,
+    logMessage?: string | null,
+    reason?: string | null | unknown[],
+    args: unknown[] = [],
+  ) {
+    const r = Array.isArray(reason) ? null : (reason ?? null);
+    if (Array.isArray(reason)) args = reason;
+    super(`HTTP ${statusCode}: ${r ?? STATUS_CODES[statusCode] ?? 'Unknown'}`);
     this.statusCode = statusCode;
     this.logMessage = logMessage ?? null;
     this.args = args;
-    this.reason = reason ?? null;
+    this.reason = r;
     if (logMessage) this.message += ` (${formatLog(logMessage, args)})`;
   }
 }

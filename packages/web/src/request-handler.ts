@@ -618,7 +618,7 @@ export class RequestHandler {
       try {
         return UTF8.decode(percentDecodeBytes(value));
       } catch {
-        throw new HTTPError(400, 'Invalid unicode in %s: %s', [name ?? 'url', value.slice(0, 40)]);
+        throw new HTTPError(400, 'Invalid unicode in %s: %s', null, [name ?? 'url', value.slice(0, 40)]);
       }
     }
   }
@@ -690,7 +690,7 @@ export class RequestHandler {
         try {
           UTF8.decode(percentDecodeBytes(part, true));
         } catch {
-          throw new HTTPError(400, 'Invalid unicode in argument: %s', [part.slice(0, 40)]);
+          throw new HTTPError(400, 'Invalid unicode in argument: %s', null, [part.slice(0, 40)]);
         }
       }
     }

@@ -172,7 +172,7 @@ export class StaticFileHandler extends RequestHandler {
   async validateAbsolutePath(root: string, absolutePath: string): Promise<string | null> {
     const lexRoot = resolve(root);
     if (!(`${absolutePath}${sep}`.startsWith(lexRoot + sep) || absolutePath === lexRoot)) {
-      throw new HTTPError(403, '%s is not in root static directory', [this.path]);
+      throw new HTTPError(403, '%s is not in root static directory', null, [this.path]);
     }
     const realRoot = await StaticFileHandler.#realRoot(lexRoot);
     let real: string;
@@ -182,11 +182,11 @@ export class StaticFileHandler extends RequestHandler {
       throw new HTTPError(404);
     }
     if (!(real === realRoot || real.startsWith(realRoot + sep))) {
-      throw new HTTPError(403, '%s is not in root static directory', [this.path]);
+      throw new HTTPError(403, '%s is not in root static directory', null, [this.path]);
     }
     let st = await stat(real);
     if (st.isDirectory()) {
-      if (this.defaultFilename === null) throw new HTTPError(403, '%s is a directory', [this.path]);
+      if (this.defaultFilename === null) throw new HTTPError(403, '%s is a directory', null, [this.path]);
       if (!this.request.path.endsWith('/')) {
         if (this.request.path.startsWith('//'))
           throw new HTTPError(403, 'cannot redirect path with two initial slashes');
@@ -200,7 +200,7 @@ export class StaticFileHandler extends RequestHandler {
         throw new HTTPError(404);
       }
     }
-    if (!st.isFile()) throw new HTTPError(403, '%s is not a file', [this.path]);
+    if (!st.isFile()) throw new HTTPError(403, '%s is not a file', null, [this.path]);
     this.#stat = st;
     return real;
   }

@@ -113,8 +113,8 @@ class Redirect extends RequestHandler {
 
 class Errors extends RequestHandler {
   override get(kind: string) {
-    if (kind === 'http') throw new HTTPError(418, 'teapot %s', ['brewing'], "I'm a teapot");
-    if (kind === 'custom-reason') throw new HTTPError(599, null, [], 'Custom Thing');
+    if (kind === 'http') throw new HTTPError(418, 'teapot %s', "I'm a teapot", ['brewing']);
+    if (kind === 'custom-reason') throw new HTTPError(599, null, 'Custom Thing');
     if (kind === 'plain') throw new Error('kaboom');
     if (kind === 'finish') {
       this.write('partial ');
@@ -122,6 +122,7 @@ class Errors extends RequestHandler {
     }
     if (kind === 'senderror') return this.sendError(503);
     if (kind === 'unknown-code') throw new HTTPError(597);
+    if (kind === 'array-args') throw new HTTPError(400, 'bad %s', ['thing']);
     if (kind === 'bad-code') return this.sendError(42);
     if (kind === 'after-headers') {
       this.write('x');
@@ -500,6 +501,9 @@ describe('errors', () => {
     expect(unknown.status).toBe(597);
     expect(unknown.text()).toContain('597: Unknown');
     expect((await c.get('/errors/bad-code')).status).toBe(500);
+    expect((await c.get('/errors/array-args')).status).toBe(400);
+    expect(new HTTPError(400, 'bad %s', ['thing']).message).toBe('HTTP 400: Bad Request (bad thing)');
+    expect(new HTTPError(400, 'bad %s', 'Nope', ['x']).message).toBe('HTTP 400: Nope (bad x)');
     expect((await c.get('/errors/async')).status).toBe(409);
   });
 
