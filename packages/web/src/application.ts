@@ -202,7 +202,10 @@ export class Application implements HTTPServerConnectionDelegate {
       for (let j = 0; j < rules.length; j++) {
         const spec = rules[j]!;
         const m = spec.matcher.match(path);
-        if (m !== null) return { cls: spec.handlerClass, initArgs: spec.initArgs, match: m };
+        if (m !== null) {
+          if (m.args.length === 0 && m.kwargs === null) return spec.found;
+          return { cls: spec.handlerClass, initArgs: spec.initArgs, match: m };
+        }
       }
     }
     return this.#default;

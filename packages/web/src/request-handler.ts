@@ -364,7 +364,9 @@ export class RequestHandler {
         for (const c of this.#newCookies.values()) this.#headers.add('Set-Cookie', c);
       if (this.request.method === 'HEAD') chunk = '';
       return conn.writeHeaders(
-        new ResponseStartLine('HTTP/1.1', this.#status, this.#reason),
+        this.#status === 200 && this.#reason === 'OK'
+          ? OK_LINE
+          : new ResponseStartLine('HTTP/1.1', this.#status, this.#reason),
         this.#headers,
         chunk,
       );
@@ -1136,6 +1138,7 @@ export class RequestHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+const OK_LINE = new ResponseStartLine('HTTP/1.1', 200, 'OK');
 const EMPTY_KWARGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 RequestHandler.prototype.pathKwargs = EMPTY_KWARGS;
 RequestHandler.prototype.pathArgs = Object.freeze([]) as unknown as string[];

@@ -171,7 +171,10 @@ export class URLSpec {
     this.handlerClass = handlerClass;
     this.initArgs = initArgs ?? {};
     this.name = name ?? null;
+    this.found = { cls: handlerClass, initArgs: this.initArgs, match: null };
   }
+  /** @internal — the routing result for matches without groups (shared, no per-request allocation). */
+  readonly found: { cls: HandlerClass; initArgs: InitArgs; match: PathMatch | null };
   /** The compiled pattern. */
   get regex(): RegExp {
     return this.matcher.regex;
