@@ -1,5 +1,5 @@
 /**
- * A FIFO/LIFO double-ended queue on a growable ring buffer: O(1) push, shift and pop (an array's
+ * A FIFO queue on a growable ring buffer: O(1) push and shift (an array's
  * `shift()` is O(n) once V8 stops special-casing it).
  * @internal
  */
@@ -30,16 +30,6 @@ export class Deque<T> {
     const item = this.#buf[this.#head];
     this.#buf[this.#head] = undefined;
     this.#head = (this.#head + 1) & (this.#buf.length - 1);
-    this.#size--;
-    return item;
-  }
-
-  /** Removes and returns the last item. */
-  pop(): T | undefined {
-    if (this.#size === 0) return undefined;
-    const i = (this.#head + this.#size - 1) & (this.#buf.length - 1);
-    const item = this.#buf[i];
-    this.#buf[i] = undefined;
     this.#size--;
     return item;
   }

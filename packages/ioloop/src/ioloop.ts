@@ -177,13 +177,7 @@ export class IOLoop {
 
   /** Calls `callback(...args)` on the next iteration, detached from the caller (same as addCallback). */
   spawnCallback(callback: AnyFn, ...args: unknown[]): void {
-    if (typeof callback !== 'function') throw new TypeError('callback must be a function');
-    if (this.#closed) return;
-    this.#queue.push(callback, args.length === 0 ? undefined : args);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#runQueue);
-    }
+    this.addCallback(callback, ...args);
   }
 
   #runCallbacks(): void {
