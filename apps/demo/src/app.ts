@@ -405,7 +405,8 @@ const UploadHandler = streamRequestBody(
       const data = Buffer.concat(this.#chunks, this.#size);
       this.#chunks = [];
       if (data.length === 0) throw new HTTPError(400, 'the image is empty');
-      if (!IMAGE_SIGNATURES[this.#type]!(data)) throw new HTTPError(400, `that is not a ${this.#type} file`);
+      if (!IMAGE_SIGNATURES[this.#type]!(data))
+        throw new HTTPError(400, `that does not look like a ${this.#type} file`);
       const id = await this.room(this.ctx.store.saveImage({ data, contentType: this.#type }));
       const message = await this.room(
         this.ctx.store.add({ from: this.user!, body: '', image: `/images/${id}` }),
