@@ -71,7 +71,12 @@ export class RequestContext implements HTTPRequestContext {
     this.remoteIp = ip ?? '0.0.0.0';
     if (protocol) this.protocol = protocol;
     else this.protocol = stream instanceof SSLIOStream ? 'https' : 'http';
-    this.trustedDownstream = new Set(trustedDownstream ?? []);
+    this.trustedDownstream =
+      trustedDownstream === undefined
+        ? EMPTY_SET
+        : trustedDownstream instanceof Set
+          ? (trustedDownstream as ReadonlySet<string>)
+          : new Set(trustedDownstream);
     this.#origRemoteIp = this.remoteIp;
     this.#origProtocol = this.protocol;
   }
@@ -113,6 +118,7 @@ export class RequestContext implements HTTPRequestContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_SET: ReadonlySet<string> = new Set();
 
 /** Answers a request connection with an error status, if nothing was written yet. */
 function answerError(conn: HTTPConnection, status: number, reason: string): void {
@@ -274,7 +280,7 @@ export class HTTPServer extends TCPServer implements HTTPServerConnectionDelegat
   readonly #delegate: HTTPServerConnectionDelegate | null;
   readonly #xheaders: boolean;
   readonly #protocol: string | undefined;
-  readonly #trustedDownstream: string[];
+  readonly #trustedDownstream: ReadonlySet<string>;
   readonly #params: HTTP1ConnectionParameters;
   readonly #connections = new Set<HTTP1ServerConnection>();
   #stopping = false;
@@ -295,7 +301,7 @@ export class HTTPServer extends TCPServer implements HTTPServerConnectionDelegat
     }
     this.#xheaders = opts.xheaders === true;
     this.#protocol = opts.protocol;
-    this.#trustedDownstream = [...(opts.trustedDownstream ?? [])];
+    this.#trustedDownstream = new Set(opts.trustedDownstream ?? []);
     const params: HTTP1ConnectionParameters = {
       decompress: opts.decompressRequest === true || opts.decompress === true,
     };

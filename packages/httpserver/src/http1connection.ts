@@ -18,16 +18,19 @@ import {
   HTTPHeaders,
   type HTTPMessageDelegate,
   type HTTPRequestContext,
+  isSendable,
   parseResponseStartLine,
   RequestStartLine,
   type ResponseStartLine,
   responses,
+  serializeState,
 } from './httputil';
 import {
   checkHeadBytes,
   checkRequestTarget,
   classifyVersion,
   hasToken,
+  isToken,
   isValidHost,
   KNOWN_METHODS,
   MAX_METHOD_LENGTH,
@@ -138,9 +141,16 @@ export function resolveParams(p: HTTP1ConnectionParameters = {}, isClient = fals
 }
 
 const EMPTY = Buffer.alloc(0);
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 /** Bodies up to this size are copied next to the head and written in one piece. */
 const COALESCE_LIMIT = 16 * 1024;
 const READ_SIZE = 64 * 1024;
+/** Writes up to this size are batched per tick; a batch is flushed once it grows past it. */
+const BATCH_LIMIT = 32 * 1024;
+const noop = (): void => {};
+function flushWire(w: Wire): void {
+  w.flush();
+}
 /** Past this many bytes queued for the socket, the next pipelined request waits for a flush. */
 const WRITE_HIGH_WATER = 256 * 1024;
 
@@ -221,7 +231,7 @@ export class Wire {
     if (this.#reading) return;
     if (this.eof || this.stream.closed()) {
       this.eof = true;
-      queueMicrotask(this.#fire);
+      queueMicrotask(() => this.#fire());
       return;
     }
     this.#reading = true;
@@ -244,12 +254,88 @@ export class Wire {
     this.#fire();
   };
 
-  #fire = (): void => {
+  #fire(): void {
     const cb = this.#waiter;
     this.#waiter = null;
     this.#timerKind = T_NONE;
     if (cb !== null) cb();
-  };
+  }
+
+  // Output batching: small writes of one tick (a burst of pipelined responses) are joined and
+  // handed to the stream as one buffer; large ones go straight through, in order.
+  #out: Array<string | Uint8Array> | null = null;
+  #outAllStrings = true;
+  outBytes = 0;
+  #outPromise: Promise<void> | null = null;
+  #outResolve: (() => void) | null = null;
+  #outReject: ((e: Error) => void) | null = null;
+
+  /** Queues bytes for the socket (strings as UTF-8); resolves when they were handed to the kernel. */
+  send(data: string | Uint8Array): Promise<void> {
+    const len = typeof data === 'string' ? data.length : data.byteLength;
+    if (len > BATCH_LIMIT) {
+      this.flush();
+      const w = this.stream.write(data);
+      this.#lastWrite = w;
+      return w;
+    }
+    if (this.#out === null) {
+      if (this.avail === 0 && !this.#reading) {
+        // No pipelined request waiting behind this one: nothing to batch with.
+        const w = this.stream.write(data);
+        this.#lastWrite = w;
+        return w;
+      }
+      this.#out = [data];
+      this.#outAllStrings = typeof data === 'string';
+      this.outBytes = len;
+      const p = new Promise<void>((resolve, reject) => {
+        this.#outResolve = resolve;
+        this.#outReject = reject;
+      });
+      p.catch(noop);
+      this.#outPromise = p;
+      process.nextTick(flushWire, this);
+      return p;
+    }
+    this.#out.push(data);
+    if (typeof data !== 'string') this.#outAllStrings = false;
+    this.outBytes += len;
+    const p = this.#outPromise as Promise<void>;
+    if (this.outBytes > BATCH_LIMIT) this.flush();
+    return p;
+  }
+
+  /** Hands the queued bytes to the stream now. */
+  flush(): void {
+    const parts = this.#out;
+    if (parts === null) return;
+    const resolve = this.#outResolve as () => void;
+    const reject = this.#outReject as (e: Error) => void;
+    this.#out = null;
+    this.#outPromise = null;
+    this.#outResolve = null;
+    this.#outReject = null;
+    this.outBytes = 0;
+    let data: string | Uint8Array;
+    if (parts.length === 1) data = parts[0] as string | Uint8Array;
+    else if (this.#outAllStrings) data = (parts as string[]).join('');
+    else data = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
+    const w = this.stream.write(data);
+    this.#lastWrite = w;
+    w.then(resolve, reject);
+  }
+
+  #lastWrite: Promise<void> | null = null;
+
+  /** Closes the stream once everything queued was handed to the kernel. */
+  closeSoon(): void {
+    this.flush();
+    const p = this.#lastWrite;
+    const close = () => this.stream.close();
+    if (p === null) close();
+    else p.then(close, close);
+  }
 
   /** Arms the connection's single timer; `timeoutMs` 0 disarms. */
   arm(kind: number, timeoutMs: number): void {
@@ -265,7 +351,7 @@ export class Wire {
     }
     if (t !== null) clearTimeout(t);
     this.#timerMs = timeoutMs;
-    this.#timer = setTimeout(this.#onTimer, timeoutMs);
+    this.#timer = setTimeout(() => this.#onTimer(), timeoutMs);
     this.#timer.unref();
   }
 
@@ -273,12 +359,12 @@ export class Wire {
     this.#timerKind = T_NONE;
   }
 
-  #onTimer = (): void => {
+  #onTimer(): void {
     const kind = this.#timerKind;
     if (kind === T_NONE) return;
     this.#timerKind = T_NONE;
     this.onTimeout?.(kind);
-  };
+  }
 
   /** Stops the timer and drops the buffer (connection over). */
   dispose(): void {
@@ -331,6 +417,16 @@ const S_CLOSED = 11;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching bytes outside ASCII is the point
 const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A request-target we may send: non-empty, VCHAR only. */
+function isPlainTarget(t: string): boolean {
+  if (t.length === 0) return false;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
 
 function chunkLength(chunk: string | Uint8Array): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
@@ -414,7 +510,7 @@ export class HTTP1Connection implements HTTPConnection {
     this.#wire = wire ?? new Wire(stream);
     this.#maxBodySize = p.maxBodySize;
     this.#bodyTimeoutMs = p.bodyTimeout;
-    if (wire === undefined) this.#wire.onTimeout = this.#onTimeout;
+    if (wire === undefined) this.#wire.onTimeout = (kind) => this.onTimeout(kind);
   }
 
   /** Trailer fields of a chunked body, once read (not merged into the headers). */
@@ -505,9 +601,12 @@ export class HTTP1Connection implements HTTPConnection {
   // -------------------------------------------------------------------------------------------
   // Reading
 
-  #resume = (): void => {
-    this.#run();
-  };
+  #resumeFn: (() => void) | null = null;
+  /** The callback that continues reading when bytes arrive (made once, when first needed). */
+  get #resume(): () => void {
+    this.#resumeFn ??= () => this.#run();
+    return this.#resumeFn;
+  }
 
   #run(): void {
     if (this.#completed || this.#detached) return;
@@ -623,7 +722,7 @@ export class HTTP1Connection implements HTTPConnection {
         const buf = w.buf;
         const start = w.pos;
         const limit = start + p.maxHeaderSize;
-        const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+        const end = buf.indexOf(CRLFCRLF, start);
         if (end !== -1 && end + 4 <= limit) {
           this.#parseHead(buf.toString('latin1', start, end));
           w.skip(end + 4 - start);
@@ -715,13 +814,13 @@ export class HTTP1Connection implements HTTPConnection {
       }
       const eol = buf.indexOf('\r\n', ls, 'latin1');
       if (eol === -1) return;
-      parseHeaderLines(buf.toString('latin1', ls, eol), 0, eol - ls, (name, value) => h.add(name, value));
+      parseHeaderLines(buf.toString('latin1', ls, eol), 0, eol - ls, h);
       this.#pLines = eol + 2 - start;
-      const cl = h.get('Content-Length');
+      const cl = h.get('content-length');
       if (cl !== undefined && parseContentLength(cl) < 0) {
         throw new HTTPInputError(`Invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
       }
-      if (cl !== undefined && h.has('Transfer-Encoding')) {
+      if (cl !== undefined && h.has('transfer-encoding')) {
         throw new HTTPInputError('Message with both Transfer-Encoding and Content-Length');
       }
     }
@@ -762,7 +861,7 @@ export class HTTP1Connection implements HTTPConnection {
     if (eol === -1) eol = head.length;
     const first = head.slice(0, eol);
     const headers = new HTTPHeaders();
-    if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, (n, v) => headers.add(n, v));
+    if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, headers);
     if (this.isClient) {
       this.#messageStartLine = parseResponseStartLine(first);
     } else {
@@ -770,8 +869,8 @@ export class HTTP1Connection implements HTTPConnection {
       this.#messageStartLine = sl;
       this.#requestStartLine = sl;
       this.#requestHeaders = headers;
-      if (sl.version === 'HTTP/1.1' || headers.has('Host')) {
-        const hosts = headers.getList('Host');
+      if (sl.version === 'HTTP/1.1' || headers.has('host')) {
+        const hosts = headers.getList('host');
         if (hosts.length !== 1) {
           throw new HTTPInputError(hosts.length === 0 ? 'Missing Host header' : 'Multiple Host headers');
         }
@@ -791,7 +890,7 @@ export class HTTP1Connection implements HTTPConnection {
     if (this.isClient) {
       const code = (sl as ResponseStartLine).code;
       if (code >= 100 && code < 200) {
-        if (headers.has('Content-Length') || headers.has('Transfer-Encoding')) {
+        if (headers.has('content-length') || headers.has('transfer-encoding')) {
           throw new HTTPInputError(`Response code ${code} cannot have a body`);
         }
         // Informational: skip it and read the real response.
@@ -802,7 +901,7 @@ export class HTTP1Connection implements HTTPConnection {
     }
     this.#determineFraming(sl, headers);
     if (this.#params.decompress && !this.isClient) {
-      const ce = headers.get('Content-Encoding');
+      const ce = headers.get('content-encoding');
       if (ce !== undefined && ce.trim().toLowerCase() === 'gzip') {
         this.#gzip = [];
         headers.add('X-Consumed-Content-Encoding', ce);
@@ -812,14 +911,17 @@ export class HTTP1Connection implements HTTPConnection {
     this.#state = S_HEADERS_CB;
     const r = (this.#delegate as HTTPMessageDelegate).headersReceived(sl, headers);
     if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
-      (r as Promise<void>).then(this.#afterHeadersCb, this.#onDelegateError);
+      (r as Promise<void>).then(
+        () => this.#afterHeadersCb(),
+        (e: unknown) => this.#handleError(e),
+      );
       return false;
     }
     this.#startBody();
     return this.#state !== S_DONE && this.#state !== S_CLOSED;
   }
 
-  #afterHeadersCb = (): void => {
+  #afterHeadersCb(): void {
     if (this.#completed || this.#detached) return;
     try {
       this.#startBody();
@@ -828,14 +930,14 @@ export class HTTP1Connection implements HTTPConnection {
       return;
     }
     this.#run();
-  };
+  }
 
   // Framing decided from the head: state to enter after headersReceived.
   #bodyState = S_FINISH;
 
   #determineFraming(sl: RequestStartLine | ResponseStartLine, headers: HTTPHeaders): void {
-    const te = headers.get('Transfer-Encoding');
-    const cl = headers.get('Content-Length');
+    const te = headers.get('transfer-encoding');
+    const cl = headers.get('content-length');
     const isRequest = !this.isClient;
     if (!isRequest) {
       const code = (sl as ResponseStartLine).code;
@@ -876,7 +978,7 @@ export class HTTP1Connection implements HTTPConnection {
     const next = this.#bodyState;
     if (!this.isClient && next !== S_FINISH) {
       const req = this.#requestStartLine as RequestStartLine;
-      const expect = (this.#requestHeaders as HTTPHeaders).get('Expect');
+      const expect = (this.#requestHeaders as HTTPHeaders).get('expect');
       if (
         req.version === 'HTTP/1.1' &&
         expect !== undefined &&
@@ -888,7 +990,7 @@ export class HTTP1Connection implements HTTPConnection {
           this.#state = S_FINISH;
           return;
         }
-        this.#pendingWrite = this.stream.write('HTTP/1.1 100 Continue\r\n\r\n');
+        this.#pendingWrite = this.#wire.send('HTTP/1.1 100 Continue\r\n\r\n');
       }
     }
     if (next === S_FIXED && this.#remaining > this.#maxBodySize) throw this.#tooLarge();
@@ -924,11 +1026,14 @@ export class HTTP1Connection implements HTTPConnection {
     if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
       const back = this.#state;
       this.#state = S_DATA_CB;
-      (r as Promise<void>).then(() => {
-        if (this.#state !== S_DATA_CB) return;
-        this.#state = back;
-        this.#run();
-      }, this.#onDelegateError);
+      (r as Promise<void>).then(
+        () => {
+          if (this.#state !== S_DATA_CB) return;
+          this.#state = back;
+          this.#run();
+        },
+        (e: unknown) => this.#handleError(e),
+      );
       return true;
     }
     return false;
@@ -983,13 +1088,13 @@ export class HTTP1Connection implements HTTPConnection {
           this.#state = S_FINISH;
           return true;
         }
-        const end = buf.indexOf('\r\n\r\n', start, 'latin1');
+        const end = buf.indexOf(CRLFCRLF, start);
         if (end !== -1) {
           if (end + 4 - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
           const block = buf.toString('latin1', start, end);
           checkHeadBytes(block);
           const trailers = new HTTPHeaders();
-          parseHeaderLines(block, 0, block.length, (n, v) => trailers.add(n, v));
+          parseHeaderLines(block, 0, block.length, trailers);
           for (const forbidden of ['Content-Length', 'Transfer-Encoding', 'Host']) {
             if (trailers.has(forbidden)) throw new HTTPInputError(`${forbidden} is not allowed in a trailer`);
           }
@@ -1030,11 +1135,14 @@ export class HTTP1Connection implements HTTPConnection {
       if (plain.length > 0) {
         const r = (this.#delegate as HTTPMessageDelegate).dataReceived(plain);
         if (r !== undefined && r !== null && typeof (r as Promise<void>).then === 'function') {
-          (r as Promise<void>).then(() => {
-            if (this.#state !== S_DATA_CB) return;
-            this.#state = S_FINISH;
-            this.#run();
-          }, this.#onDelegateError);
+          (r as Promise<void>).then(
+            () => {
+              if (this.#state !== S_DATA_CB) return;
+              this.#state = S_FINISH;
+              this.#run();
+            },
+            (e: unknown) => this.#handleError(e),
+          );
           return;
         }
       }
@@ -1068,7 +1176,7 @@ export class HTTP1Connection implements HTTPConnection {
     if (done === null) return;
     if (keep && !this.isClient && this.#pendingWrite !== null) {
       const sock = this.stream.socket as Socket;
-      if (sock.writableLength > WRITE_HIGH_WATER) {
+      if (sock.writableLength + this.#wire.outBytes > WRITE_HIGH_WATER) {
         // The client pipelines faster than it reads: let the socket drain first.
         this.#pendingWrite.then(
           () => done(true),
@@ -1132,10 +1240,6 @@ export class HTTP1Connection implements HTTPConnection {
     }
   }
 
-  #onDelegateError = (e: unknown): void => {
-    this.#handleError(e);
-  };
-
   #handleError(e: unknown): void {
     if (this.#completed || this.#detached) return;
     this.#state = S_CLOSED;
@@ -1150,7 +1254,7 @@ export class HTTP1Connection implements HTTPConnection {
     }
     if (!this.isClient && !this.#responseStarted && !this.stream.closed()) {
       this.#responseStarted = true;
-      this.#pendingWrite = this.stream.write(errorResponse(status));
+      this.#pendingWrite = this.#wire.send(errorResponse(status));
     }
     this.#writeFinished = true;
     this.#notifyClose();
@@ -1162,11 +1266,6 @@ export class HTTP1Connection implements HTTPConnection {
     this.#onDone = null;
     done?.(false);
   }
-
-  /** @internal Timer fired while waiting for bytes. */
-  #onTimeout = (kind: number): void => {
-    this.onTimeout(kind);
-  };
 
   /** @internal */
   onTimeout(kind: number): void {
@@ -1208,32 +1307,38 @@ export class HTTP1Connection implements HTTPConnection {
   ): Promise<void> {
     if (this.#responseStarted && !this.isClient) throw new HTTPOutputError('writeHeaders called twice');
     const fields = headers.serialize();
+    let latin1 = serializeState.latin1;
     let head: string;
     if (this.isClient) {
       const req = startLine as RequestStartLine;
+      if (!isToken(req.method) || !isPlainTarget(req.path)) throw new HTTPOutputError('Invalid request line');
       this.#requestStartLine = req;
       this.#requestHeaders = headers;
       const m = req.method;
       this.#chunkingOutput =
         (m === 'POST' || m === 'PUT' || m === 'PATCH') &&
-        !headers.has('Content-Length') &&
-        !headers.has('Transfer-Encoding');
+        !headers.has('content-length') &&
+        !headers.has('transfer-encoding');
       head = `${m} ${req.path} HTTP/1.1\r\n${fields}`;
       if (this.#chunkingOutput) head += 'Transfer-Encoding: chunked\r\n';
-      const cl = headers.get('Content-Length');
+      const cl = headers.get('content-length');
       this.#expectedRemaining = cl === undefined ? -1 : parseContentLength(cl);
     } else {
       const res = startLine as ResponseStartLine;
       const code = res.code;
+      if (!Number.isInteger(code) || code < 100 || code > 999)
+        throw new HTTPOutputError(`Invalid status code ${code}`);
+      if (!isSendable(res.reason)) throw new HTTPOutputError('Invalid reason phrase');
+      if (!latin1 && NON_ASCII.test(res.reason)) latin1 = true;
       const req = this.#requestStartLine;
       const reqVersion = req?.version ?? 'HTTP/1.1';
       const isHead = req?.method === 'HEAD';
-      const hasCl = headers.has('Content-Length');
+      const hasCl = headers.has('content-length');
       const noBody = code === 204 || code === 304 || (code >= 100 && code < 200);
       this.#chunkingOutput =
-        reqVersion === 'HTTP/1.1' && !isHead && !noBody && !hasCl && !headers.has('Transfer-Encoding');
+        reqVersion === 'HTTP/1.1' && !isHead && !noBody && !hasCl && !headers.has('transfer-encoding');
       head = `HTTP/1.1 ${code} ${res.reason}\r\n${fields}`;
-      const reqConn = this.#requestHeaders?.get('Connection');
+      const reqConn = this.#requestHeaders?.get('connection');
       // Answering before the body was read: the rest of it is discarded and the connection closes.
       if (!this.#readFinished && this.#requestStartLine !== null && this.#bodyState !== S_FINISH) {
         this.#disconnectOnFinish = true;
@@ -1255,18 +1360,18 @@ export class HTTP1Connection implements HTTPConnection {
           (!hasCl && !isHead && !noBody)
         ) {
           this.#disconnectOnFinish = true;
-        } else if (!headers.has('Connection')) {
+        } else if (!headers.has('connection')) {
           head += 'Connection: keep-alive\r\n';
         }
       }
-      if (this.#disconnectOnFinish && reqVersion === 'HTTP/1.1' && !headers.has('Connection')) {
+      if (this.#disconnectOnFinish && reqVersion === 'HTTP/1.1' && !headers.has('connection')) {
         head += 'Connection: close\r\n';
       }
       if (this.#chunkingOutput) head += 'Transfer-Encoding: chunked\r\n';
-      if (!headers.has('Date')) head += dateHeaderLine();
+      if (!headers.has('date')) head += dateHeaderLine();
       if (isHead || code === 304 || noBody) this.#expectedRemaining = 0;
       else if (hasCl) {
-        const n = parseContentLength(headers.get('Content-Length') as string);
+        const n = parseContentLength(headers.get('content-length') as string);
         if (n < 0) throw new HTTPOutputError('Invalid Content-Length header');
         this.#expectedRemaining = n;
       } else this.#expectedRemaining = -1;
@@ -1277,7 +1382,7 @@ export class HTTP1Connection implements HTTPConnection {
     if (len > 0 && len <= COALESCE_LIMIT && !this.#chunkingOutput) {
       // Head and body in one buffer: one plain socket write.
       this.#account(len);
-      const ascii = !NON_ASCII.test(head);
+      const ascii = !latin1;
       let out: string | Buffer;
       if (typeof chunk === 'string' && ascii) out = head + chunk;
       else {
@@ -1286,11 +1391,11 @@ export class HTTP1Connection implements HTTPConnection {
         out.write(head, 0, 'latin1');
         out.set(b, head.length);
       }
-      const p = this.stream.write(out);
+      const p = this.#wire.send(out);
       this.#pendingWrite = p;
       return p;
     }
-    let p = this.stream.write(NON_ASCII.test(head) ? Buffer.from(head, 'latin1') : head);
+    let p = this.#wire.send(latin1 ? Buffer.from(head, 'latin1') : head);
     this.#pendingWrite = p;
     if (len > 0) p = this.write(chunk as string | Uint8Array);
     return p;
@@ -1310,11 +1415,12 @@ export class HTTP1Connection implements HTTPConnection {
     if (len === 0) return this.#pendingWrite ?? Promise.resolve();
     let p: Promise<void>;
     if (this.#chunkingOutput) {
-      this.stream.write(`${len.toString(16)}\r\n`);
-      this.stream.write(chunk);
-      p = this.stream.write('\r\n');
+      const w = this.#wire;
+      w.send(`${len.toString(16)}\r\n`);
+      w.send(chunk);
+      p = w.send('\r\n');
     } else {
-      p = this.stream.write(chunk);
+      p = this.#wire.send(chunk);
     }
     this.#pendingWrite = p;
     return p;
@@ -1356,7 +1462,7 @@ export class HTTP1Connection implements HTTPConnection {
         HTTPErrorCode.CONTENT_LENGTH_MISMATCH,
       );
     }
-    if (this.#chunkingOutput) this.#pendingWrite = this.stream.write('0\r\n\r\n');
+    if (this.#chunkingOutput) this.#pendingWrite = this.#wire.send('0\r\n\r\n');
     this.#writeFinished = true;
     if (!this.isClient && !this.#readFinished) {
       // Answered before the request was read in full: discard the rest and close afterwards.
@@ -1369,7 +1475,7 @@ export class HTTP1Connection implements HTTPConnection {
 
 function canKeepAlive(sl: RequestStartLine | ResponseStartLine | null, headers: HTTPHeaders | null): boolean {
   if (sl === null || headers === null) return false;
-  const conn = headers.get('Connection');
+  const conn = headers.get('connection');
   if (sl.version === 'HTTP/1.1') return conn === undefined || !hasToken(conn, 'close');
   return conn !== undefined && hasToken(conn, 'keep-alive');
 }
@@ -1498,8 +1604,7 @@ export class HTTP1ServerConnection {
   #looping = false;
   #again = false;
   #closed = false;
-  #serving: Promise<void>;
-  #resolveServing!: () => void;
+  #servingWaiters: Array<() => void> | null = null;
 
   constructor(stream: IOStream, params?: HTTP1ConnectionParameters, context?: HTTPRequestContext) {
     this.stream = stream;
@@ -1507,9 +1612,6 @@ export class HTTP1ServerConnection {
     this.#params = resolveParams(params, false);
     this.#wire = new Wire(stream);
     this.#wire.onTimeout = this.#onTimeout;
-    this.#serving = new Promise<void>((r) => {
-      this.#resolveServing = r;
-    });
   }
 
   /** Starts reading requests and handing them to `delegate`. */
@@ -1530,7 +1632,15 @@ export class HTTP1ServerConnection {
   close(): Promise<void> {
     this.stream.close();
     this.#end();
-    return this.#serving;
+    return this.#served();
+  }
+
+  /** Resolves once the connection is closed and the serving loop ended. */
+  #served(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((r) => {
+      (this.#servingWaiters ??= []).push(r);
+    });
   }
 
   /**
@@ -1540,11 +1650,9 @@ export class HTTP1ServerConnection {
    */
   drain(): Promise<void> {
     this.#wire.draining = true;
-    if (this.#current === null) {
-      this.stream.close();
-      this.#end();
-    }
-    return this.#serving;
+    const done = this.#served();
+    if (this.#current === null) this.#wire.closeSoon();
+    return done;
   }
 
   #loop(): void {
@@ -1564,8 +1672,7 @@ export class HTTP1ServerConnection {
           break;
         }
         if (w.draining) {
-          this.stream.close();
-          this.#end();
+          w.closeSoon();
           break;
         }
         w.wait(this.#onData, T_IDLE, this.#params.idleTimeout);
@@ -1641,6 +1748,8 @@ export class HTTP1ServerConnection {
         appLog.error(`Exception in onClose: ${describeError(e)}`);
       }
     }
-    this.#resolveServing();
+    const waiters = this.#servingWaiters;
+    this.#servingWaiters = null;
+    if (waiters !== null) for (const w of waiters) w();
   }
 }

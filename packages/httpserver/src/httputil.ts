@@ -14,6 +14,16 @@ import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
 export const responses: Readonly<Record<number, string | undefined>> = STATUS_CODES;
 
 const BAD_OUT_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Anything but HTAB, SP and VCHAR: the slow path of the value check. */
+const NOT_PLAIN = /[^\t\x20-\x7e]/;
+
+/** @internal Whether the last {@link HTTPHeaders.serialize} met bytes above 0x7F. */
+export const serializeState = { latin1: false };
+
+/** Whether a string may be sent as a reason phrase or field value (HTAB, SP, VCHAR, obs-text). */
+export function isSendable(v: string): boolean {
+  return !BAD_OUT_VALUE.test(v);
+}
 
 interface HeaderEntry {
   /** The name as first added (HTTP names are case-insensitive; this keeps the caller's case). */
@@ -161,18 +171,27 @@ export class HTTPHeaders implements Iterable<[string, string]> {
    */
   serialize(): string {
     let s = '';
+    let latin1 = false;
     for (const e of this.#map.values()) {
       const name = e.name;
       if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
-      if (BAD_OUT_VALUE.test(e.value)) throw new HTTPOutputError(`Invalid header value for ${name}`);
-      s += `${name}: ${e.value}\r\n`;
+      const v = e.value;
+      if (NOT_PLAIN.test(v)) {
+        if (BAD_OUT_VALUE.test(v)) throw new HTTPOutputError(`Invalid header value for ${name}`);
+        latin1 = true;
+      }
+      s += `${name}: ${v}\r\n`;
       if (e.more !== null) {
-        for (const v of e.more) {
-          if (BAD_OUT_VALUE.test(v)) throw new HTTPOutputError(`Invalid header value for ${name}`);
-          s += `${name}: ${v}\r\n`;
+        for (const m of e.more) {
+          if (NOT_PLAIN.test(m)) {
+            if (BAD_OUT_VALUE.test(m)) throw new HTTPOutputError(`Invalid header value for ${name}`);
+            latin1 = true;
+          }
+          s += `${name}: ${m}\r\n`;
         }
       }
     }
+    serializeState.latin1 = latin1;
     return s;
   }
 
@@ -194,7 +213,6 @@ export class HTTPHeaders implements Iterable<[string, string]> {
    */
   static parse(text: string): HTTPHeaders {
     const h = new HTTPHeaders();
-    const add = (n: string, v: string) => h.add(n, v);
     let pos = 0;
     const n = text.length;
     while (pos < n) {
@@ -206,7 +224,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
         const c = text.charCodeAt(i);
         if (c > 255) throw new HTTPInputError('Malformed HTTP header line: non-latin1 character');
       }
-      parseHeaderLine(text, pos, lineEnd, add, true);
+      parseHeaderLine(text, pos, lineEnd, h, true);
       pos = eol + 1;
     }
     return h;
@@ -629,8 +647,16 @@ export function urlConcat(
 
 /** Splits `host:port` (or `[v6]:port`) into the host and the port (null when absent). */
 export function splitHostAndPort(netloc: string): [string, number | null] {
-  const m = /^(.+):(\d+)$/.exec(netloc);
-  if (m) return [m[1] as string, Number(m[2])];
+  const colon = netloc.lastIndexOf(':');
+  if (colon > 0 && colon < netloc.length - 1) {
+    let port = 0;
+    for (let i = colon + 1; i < netloc.length; i++) {
+      const c = netloc.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) return [netloc, null];
+      port = port * 10 + (c - 0x30);
+    }
+    return [netloc.slice(0, colon), port];
+  }
   return [netloc, null];
 }
 
@@ -751,7 +777,7 @@ export class HTTPServerRequest {
     if (qhash !== -1) query = query.slice(0, qhash);
     this.path = path;
     this.query = query;
-    this.host = opts.host ?? authority ?? this.headers.get('Host') ?? '127.0.0.1';
+    this.host = opts.host ?? authority ?? this.headers.get('host') ?? '127.0.0.1';
     this.hostName = splitHostAndPort(this.host.toLowerCase())[0];
     this.queryArguments = parseQsBytes(query);
     this.arguments = query.length === 0 ? emptyArgs<string[]>() : cloneArgs(this.queryArguments);

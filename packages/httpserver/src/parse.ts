@@ -59,7 +59,7 @@ export function isValidFieldValue(v: string): boolean {
 
 /**
  * Parses the header lines of `s[start, end)`, each terminated by CRLF except the last (`end` is
- * where the final line ends). Calls `add(name, lowerName, value)` per field. Strict: no obs-fold,
+ * where the final line ends). Calls `into.add(name, value)` per field. Strict: no obs-fold,
  * no whitespace before the colon, token names, values without CTLs. The caller checked bytes with
  * {@link checkHeadBytes} (or passes `checkValues`).
  */
@@ -67,14 +67,14 @@ export function parseHeaderLines(
   s: string,
   start: number,
   end: number,
-  add: (name: string, value: string) => void,
+  into: HeaderSink,
   checkValues = false,
 ): void {
   let pos = start;
   while (pos < end) {
     let eol = s.indexOf('\r\n', pos);
     if (eol === -1 || eol > end) eol = end;
-    parseHeaderLine(s, pos, eol, add, checkValues);
+    parseHeaderLine(s, pos, eol, into, checkValues);
     pos = eol + 2;
   }
 }
@@ -84,7 +84,7 @@ export function parseHeaderLine(
   s: string,
   pos: number,
   eol: number,
-  add: (name: string, value: string) => void,
+  into: HeaderSink,
   checkValues = false,
 ): void {
   const first = s.charCodeAt(pos);
@@ -120,7 +120,12 @@ export function parseHeaderLine(
   if (checkValues && !isValidFieldValue(value)) {
     throw new HTTPInputError('Malformed HTTP header value: invalid byte');
   }
-  add(s.slice(pos, colon), value);
+  into.add(s.slice(pos, colon), value);
+}
+
+/** Where parsed fields go (an `HTTPHeaders`). */
+export interface HeaderSink {
+  add(name: string, value: string): void;
 }
 
 /**

@@ -173,7 +173,7 @@ describe('parse helpers', () => {
 
   it('parses header lines', () => {
     const got: string[] = [];
-    parseHeaderLines('X: 1\r\nY:2', 0, 10, (n, v) => got.push(`${n}=${v}`));
+    parseHeaderLines('X: 1\r\nY:2', 0, 10, { add: (n, v) => got.push(`${n}=${v}`) });
     expect(got).toEqual(['X=1', 'Y=2']);
   });
 
