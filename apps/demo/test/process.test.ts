@@ -2,6 +2,7 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../src/store';
 import { type DemoProcess, spawnDemo } from './helpers/child';
+import { LineClient } from './helpers/lines';
 import { type RedisServer, startRedis } from './helpers/redis';
 import { Session } from './helpers/session';
 
@@ -72,10 +73,10 @@ describe('several processes and Redis', () => {
   });
 
   it('is one room across workers, sharing the generated cookie secret, and exits 0 on SIGTERM', async () => {
-    const p = demo(['--processes', '2', '--redis', redis.url, '--poll-timeout', '20']);
+    const p = demo(['--processes', '2', '--redis', redis.url, '--poll-timeout', '20', '--chat-port', '0']);
     await p.waitFor(/worker 0 \(pid \d+\)[^\n]*http:\/\/127\.0\.0\.1:\d+/);
-    const [, port] = (await p.waitFor(
-      /worker 1 \(pid \d+\)[^\n]*http:\/\/127\.0\.0\.1:(\d+)/,
+    const [, port, chatPort] = (await p.waitFor(
+      /worker 1 \(pid \d+\)[^\n]*http:\/\/127\.0\.0\.1:(\d+)\/[^\n]*nc 127\.0\.0\.1 (\d+)/,
     )) as RegExpMatchArray;
     const base = `http://127.0.0.1:${port}`;
     // Open connections until two of them are served by different workers.
@@ -114,6 +115,19 @@ describe('several processes and Redis', () => {
     expect(got.json<{ messages: ChatMessage[] }>().messages.map((m) => [m.from, m.body])).toEqual([
       ['ann', 'across workers'],
     ]);
+    // The TCP chat, on whichever worker accepts it, is the same room too.
+    const tcp = await LineClient.connect(Number(chatPort));
+    try {
+      await tcp.waitFor('ann: across workers'); // replayed history
+      const fromTcp = bob.get(`/api/messages?cursor=${cursor + 1}&wait=1`);
+      tcp.send('hello from nc');
+      const seen = (await fromTcp).json<{ messages: ChatMessage[] }>().messages;
+      expect(seen.map((m) => m.body)).toEqual(['hello from nc']);
+      await ann.postJson('/api/messages', { body: 'back to nc' });
+      await tcp.waitFor('ann: back to nc');
+    } finally {
+      await tcp.destroy();
+    }
     // /stats lists both workers.
     const stats = (await bob.get('/stats.json')).json<{ processes: { key: string; taskId: number }[] }>();
     expect(stats.processes.map((s) => s.taskId).sort()).toEqual([0, 1]);
