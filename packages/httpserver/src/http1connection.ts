@@ -175,7 +175,6 @@ export class Wire {
   /** Graceful shutdown: finish the current request with `Connection: close`, start no new one. */
   draining = false;
   #timer: NodeJS.Timeout | null = null;
-  #timerMs = 0;
   #timerKind = T_NONE;
   onTimeout: ((kind: number) => void) | null = null;
 
@@ -337,21 +336,30 @@ export class Wire {
     else p.then(close, close);
   }
 
-  /** Arms the connection's single timer; `timeoutMs` 0 disarms. */
+  /**
+   * Arms the connection's single timer; `timeoutMs` 0 disarms. Cheap on the hot path: it only
+   * records the deadline; the underlying timer is re-scheduled when it fires early, so a busy
+   * keep-alive connection touches Node's timer list about once per timeout period.
+   */
   arm(kind: number, timeoutMs: number): void {
     if (timeoutMs <= 0) {
       this.#timerKind = T_NONE;
       return;
     }
     this.#timerKind = kind;
-    const t = this.#timer;
-    if (t !== null && this.#timerMs === timeoutMs) {
-      t.refresh();
-      return;
-    }
-    if (t !== null) clearTimeout(t);
-    this.#timerMs = timeoutMs;
-    this.#timer = setTimeout(() => this.#onTimer(), timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    this.#deadline = deadline;
+    if (this.#timer !== null && this.#timerAt <= deadline) return;
+    this.#schedule(timeoutMs, deadline);
+  }
+
+  #deadline = 0;
+  #timerAt = 0;
+
+  #schedule(ms: number, at: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#onTimer(), ms);
     this.#timer.unref();
   }
 
@@ -360,8 +368,14 @@ export class Wire {
   }
 
   #onTimer(): void {
+    this.#timer = null;
     const kind = this.#timerKind;
     if (kind === T_NONE) return;
+    const left = this.#deadline - Date.now();
+    if (left > 0) {
+      this.#schedule(left, this.#deadline);
+      return;
+    }
     this.#timerKind = T_NONE;
     this.onTimeout?.(kind);
   }
@@ -718,7 +732,6 @@ export class HTTP1Connection implements HTTPConnection {
       // Empty lines before a request line are ignored (RFC 9112 §2.2).
       while (w.avail >= 2 && w.buf[w.pos] === 13 && w.buf[w.pos + 1] === 10) w.skip(2);
       if (w.avail > 0) {
-        if (this.#headStart === 0) this.#headStart = Date.now();
         const buf = w.buf;
         const start = w.pos;
         const limit = start + p.maxHeaderSize;
@@ -744,6 +757,7 @@ export class HTTP1Connection implements HTTPConnection {
         w.wait(this.#resume, T_IDLE, p.idleTimeout);
       } else {
         const t = p.headerTimeout;
+        if (this.#headStart === 0) this.#headStart = Date.now();
         w.wait(this.#resume, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - Date.now()));
       }
       return false;
