@@ -134,22 +134,40 @@ export class StaticFileHandler extends RequestHandler {
 
   async #stream(absolutePath: string, from: number, to: number): Promise<void> {
     const fh = await open(absolutePath, 'r');
+    const read = (pos: number) => {
+      const n = Math.min(CHUNK_SIZE, to - pos);
+      const buf = Buffer.allocUnsafe(n);
+      return fh
+        .read(buf, 0, n, pos)
+        .then(({ bytesRead }) => (bytesRead === n ? buf : buf.subarray(0, bytesRead)));
+    };
+    let next: Promise<Buffer> | null = null;
     try {
       let pos = from;
-      while (pos < to) {
-        const n = Math.min(CHUNK_SIZE, to - pos);
-        const buf = Buffer.allocUnsafe(n);
-        const { bytesRead } = await fh.read(buf, 0, n, pos);
-        if (bytesRead === 0) break;
-        pos += bytesRead;
-        this.write(bytesRead === n ? buf : buf.subarray(0, bytesRead));
+      // the next piece is read from disk while earlier ones are being sent; at most three
+      // pieces are in memory at a time
+      next = pos < to ? read(pos) : null;
+      let sending: Promise<void> | null = null;
+      while (next !== null) {
+        const buf = await next;
+        next = null;
+        if (buf.length === 0) break;
+        pos += buf.length;
+        if (pos < to) next = read(pos);
+        this.write(buf);
+        const flushed = this.flush();
+        flushed.catch(() => undefined);
         try {
-          await this.flush();
+          // keep at most two pieces queued on the connection
+          if (sending !== null) await sending;
+          sending = flushed;
         } catch {
           return; // the client went away: stop reading the file
         }
       }
+      if (sending !== null) await sending.catch(() => undefined);
     } finally {
+      if (next !== null) await (next as Promise<Buffer>).catch(() => undefined);
       await fh.close();
     }
   }
