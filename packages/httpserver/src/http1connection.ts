@@ -142,6 +142,7 @@ export function resolveParams(p: HTTP1ConnectionParameters = {}, isClient = fals
 
 const EMPTY = Buffer.alloc(0);
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
 /** Bodies up to this size are copied next to the head and written in one piece. */
 const COALESCE_LIMIT = 16 * 1024;
 const READ_SIZE = 64 * 1024;
@@ -198,12 +199,37 @@ export class Wire {
     return true;
   }
 
+  // When unparsed bytes wait for more, they live at the start of `#store`, which grows by
+  // doubling: bytes arriving a few at a time are copied once each, not once per arrival.
+  #store: Buffer | null = null;
+
   #append(chunk: Buffer): void {
-    if (this.pos >= this.buf.length) {
+    const buf = this.buf;
+    if (this.pos >= buf.length) {
       this.buf = chunk;
-    } else {
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      this.pos = 0;
+      return;
     }
+    const used = buf.length;
+    const store = this.#store;
+    if (
+      store !== null &&
+      buf.buffer === store.buffer &&
+      buf.byteOffset === store.byteOffset &&
+      used + chunk.length <= store.length
+    ) {
+      // Appending after the bytes in use never touches views handed out earlier.
+      chunk.copy(store, used);
+      this.buf = store.subarray(0, used + chunk.length);
+      return;
+    }
+    const left = used - this.pos;
+    const need = left + chunk.length;
+    const grown = Buffer.allocUnsafeSlow(Math.max(need * 2, 1024));
+    buf.copy(grown, 0, this.pos);
+    chunk.copy(grown, left);
+    this.#store = grown;
+    this.buf = grown.subarray(0, need);
     this.pos = 0;
   }
 
@@ -220,6 +246,7 @@ export class Wire {
     if (this.pos >= this.buf.length) {
       this.buf = EMPTY;
       this.pos = 0;
+      this.#store = null;
     }
   }
 
@@ -388,6 +415,7 @@ export class Wire {
     this.#waiter = null;
     this.buf = EMPTY;
     this.pos = 0;
+    this.#store = null;
   }
 
   /** Hands unparsed bytes back to the socket so whoever reads the stream next sees them. */
@@ -480,6 +508,7 @@ export class HTTP1Connection implements HTTPConnection {
   #bodyTimeoutMs: number;
   #bodyDeadline = 0;
   #headStart = 0;
+  #headScan = 0;
   #gzip: Buffer[] | null = null;
   #readFinished = false;
   #delegateDone = false;
@@ -735,8 +764,12 @@ export class HTTP1Connection implements HTTPConnection {
         const buf = w.buf;
         const start = w.pos;
         const limit = start + p.maxHeaderSize;
-        const end = buf.indexOf(CRLFCRLF, start);
+        // Bytes already searched are not searched again (slow senders cost linear time).
+        const from = this.#headScan > 3 ? start + this.#headScan - 3 : start;
+        const end = buf.indexOf(CRLFCRLF, from);
+        this.#headScan = buf.length - start;
         if (end !== -1 && end + 4 <= limit) {
+          this.#headScan = 0;
           this.#parseHead(buf.toString('latin1', start, end));
           w.skip(end + 4 - start);
           return this.#afterHead();
@@ -767,6 +800,7 @@ export class HTTP1Connection implements HTTPConnection {
   // Incremental check of a partial request head: bytes validated so far (from the head's start),
   // whether the request line was parsed, and the fields seen.
   #pScan = 0;
+  #pScanLine = 0;
   #pLines = 0;
   #pHeaders: HTTPHeaders | null = null;
 
@@ -781,34 +815,39 @@ export class HTTP1Connection implements HTTPConnection {
     }
     if (this.#pHeaders === null) {
       // The request line.
-      const eol = buf.indexOf('\r\n', start, 'latin1');
+      const eol = buf.indexOf(CRLF, start + (this.#pScanLine > 1 ? this.#pScanLine - 1 : 0));
       if (eol === -1) {
+        this.#pScanLine = n - start;
         const len = n - start;
         if (len >= MAX_REQUEST_LINE) throw new HTTPInputError('Request line too long', { status: 414 });
-        const line = buf.toString('latin1', start, Math.min(n, start + MAX_METHOD_LENGTH + 1 + 8192));
-        const sp1 = line.indexOf(' ');
-        const method = sp1 === -1 ? line : line.slice(0, sp1);
-        for (let i = 0; i < method.length; i++) {
-          if (
-            TCHAR[method.charCodeAt(i)] !== 1 &&
-            !(i === method.length - 1 && method.charCodeAt(i) === 13)
-          ) {
+        // The method: only its first bytes matter.
+        let i = start;
+        const mEnd = Math.min(n, start + MAX_METHOD_LENGTH + 1);
+        while (i < mEnd && buf[i] !== 0x20) {
+          const c = buf[i] as number;
+          if (TCHAR[c] !== 1 && !(c === 13 && i === n - 1)) {
             throw new HTTPInputError('Malformed HTTP request line: invalid method');
           }
+          i++;
         }
-        if (method.length > MAX_METHOD_LENGTH)
+        if (i - start > MAX_METHOD_LENGTH)
           throw new HTTPInputError('Malformed HTTP request line: method too long');
-        if (sp1 !== -1) {
-          const sp2 = line.indexOf(' ', sp1 + 1);
-          if (sp2 === sp1 + 1) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+        if (i < n && buf[i] === 0x20) {
+          const sp1 = i;
+          if (sp1 + 1 < n && buf[sp1 + 1] === 0x20) {
+            throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+          }
+          const sp2 = buf.indexOf(0x20, sp1 + 1);
           if (sp2 !== -1) {
-            let v = line.slice(sp2 + 1);
+            // The version: at most a few bytes after the second space.
+            let v = buf.toString('latin1', sp2 + 1, Math.min(n, sp2 + 12));
             if (v.endsWith('\r')) v = v.slice(0, -1);
             const vs = classifyVersion(v, true);
-            if (vs > 0)
+            if (vs > 0) {
               throw new HTTPInputError(`Unsupported HTTP version ${JSON.stringify(v.slice(0, 16))}`, {
                 status: vs,
               });
+            }
           }
         }
         return;
@@ -826,7 +865,7 @@ export class HTTP1Connection implements HTTPConnection {
       if (c === 0x20 || c === 0x09) {
         throw new HTTPInputError('Malformed HTTP headers: obs-fold (line folding) is not allowed');
       }
-      const eol = buf.indexOf('\r\n', ls, 'latin1');
+      const eol = buf.indexOf(CRLF, ls);
       if (eol === -1) return;
       parseHeaderLines(buf.toString('latin1', ls, eol), 0, eol - ls, h);
       this.#pLines = eol + 2 - start;
@@ -1090,6 +1129,8 @@ export class HTTP1Connection implements HTTPConnection {
   }
 
   /** Reads the trailer section after the last chunk; false when waiting. */
+  #trailerScan = 0;
+
   #readTrailers(): boolean {
     const w = this.#wire;
     const max = this.#params.maxHeaderSize;
@@ -1102,7 +1143,8 @@ export class HTTP1Connection implements HTTPConnection {
           this.#state = S_FINISH;
           return true;
         }
-        const end = buf.indexOf(CRLFCRLF, start);
+        const from = this.#trailerScan > 3 ? start + this.#trailerScan - 3 : start;
+        const end = buf.indexOf(CRLFCRLF, from);
         if (end !== -1) {
           if (end + 4 - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
           const block = buf.toString('latin1', start, end);
@@ -1119,7 +1161,11 @@ export class HTTP1Connection implements HTTPConnection {
         }
         if (buf.length - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
         const n = buf.length;
-        checkHeadBytes(buf.toString('latin1', start, buf[n - 1] === 13 ? n - 1 : n));
+        const scanEnd = buf[n - 1] === 13 ? n - 1 : n;
+        if (start + this.#trailerScan < scanEnd) {
+          checkHeadBytes(buf.toString('latin1', start + this.#trailerScan, scanEnd));
+          this.#trailerScan = scanEnd - start;
+        }
       } else if (w.avail === 1 && w.buf[w.pos] === 10) {
         throw new HTTPInputError('Malformed chunked body: bare LF');
       }
