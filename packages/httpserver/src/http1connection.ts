@@ -1237,7 +1237,8 @@ export class HTTP1Connection implements HTTPConnection {
     if (keep && !this.isClient && this.#pendingWrite !== null) {
       const sock = this.stream.socket as Socket;
       if (sock.writableLength + this.#wire.outBytes > WRITE_HIGH_WATER) {
-        // The client pipelines faster than it reads: let the socket drain first.
+        // The client pipelines faster than it reads: let the socket drain first (bounded).
+        this.#wire.arm(T_IDLE, this.#params.idleTimeout);
         this.#pendingWrite.then(
           () => done(true),
           () => done(false),
@@ -1249,6 +1250,8 @@ export class HTTP1Connection implements HTTPConnection {
   }
 
   #closeAfterWrites(): void {
+    // A peer that stops reading must not keep the connection forever.
+    this.#wire.arm(T_IDLE, this.#params.idleTimeout || ms(DEFAULT_IDLE_CONNECTION_TIMEOUT, 0));
     const p = this.#pendingWrite;
     const close = () => this.stream.close();
     if (p === null) close();
@@ -1329,7 +1332,11 @@ export class HTTP1Connection implements HTTPConnection {
 
   /** @internal */
   onTimeout(kind: number): void {
-    if (this.#completed) return;
+    if (this.#completed) {
+      // Done reading and answering, but the peer does not take the answer: give up.
+      this.stream.close();
+      return;
+    }
     if (kind === T_IDLE) {
       this.#completed = true;
       this.#state = S_CLOSED;

@@ -79,3 +79,35 @@ describe('timeouts', () => {
     expect(() => new HTTP1Connection({} as never, true, { chunkSize: 0 })).toThrow(RangeError);
   });
 });
+
+describe('peers that stop reading', () => {
+  it('drops a pipelining client that never reads its answers', async () => {
+    const { connect } = await import('node:net');
+    const { HTTPHeaders, ResponseStartLine } = await import('../src/index');
+    const big = Buffer.alloc(100_000, 'r');
+    s = await startServer(
+      (req) => {
+        const c = req.connection!;
+        void c.writeHeaders(
+          new ResponseStartLine('HTTP/1.1', 200, 'OK'),
+          new HTTPHeaders({ 'Content-Length': String(big.length) }),
+          big,
+        );
+        c.finish();
+      },
+      { idleConnectionTimeout: 0.3 },
+    );
+    const server = s.server;
+    const sock = connect(s.port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.on('connect', r));
+    sock.pause();
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200));
+    await new Promise<void>((resolve) => {
+      const check = () => (server.connectionCount === 0 ? resolve() : setTimeout(check, 20));
+      setTimeout(check, 20);
+    });
+    expect(server.connectionCount).toBe(0);
+    sock.destroy();
+  });
+});
