@@ -119,6 +119,23 @@ function toDelimiter(d: string | Uint8Array): Buffer {
   return b;
 }
 
+// The latin1 text of a delimiter, for searching a chunk's text mirror (see #findDelimiter).
+const delimiterTexts = new WeakMap<Buffer, string>();
+let lastTextFor: Buffer | null = null;
+let lastText = '';
+
+function delimiterText(d: Buffer): string {
+  if (d === lastTextFor) return lastText;
+  let t = delimiterTexts.get(d);
+  if (t === undefined) {
+    t = d.toString('latin1');
+    delimiterTexts.set(d, t);
+  }
+  lastTextFor = d;
+  lastText = t;
+  return t;
+}
+
 function checkLimit(v: number | undefined, what: string): number {
   if (v === undefined || v === null) return -1;
   if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) {
@@ -185,6 +202,12 @@ export class IOStream {
   // Delimiter scan cache: positions before #scanPos cannot start a match of #scanDelim.
   #scanDelim: Buffer | null = null;
   #scanPos = 0;
+  // The first chunk from #textBase on as latin1 text, made on the second delimiter search in the
+  // same chunk: V8's string search is much cheaper per call than Buffer#indexOf, which pays off when
+  // one chunk holds many small messages. #searched: the chunk searched once so far.
+  #searched: Buffer | null = null;
+  #text = '';
+  #textBase = 0;
   // The buffer as latin1 text while a regex read is pending.
   #regexText = '';
 
@@ -948,6 +971,8 @@ export class IOStream {
   #advance(i: number): void {
     const chunks = this.#chunks;
     this.#firstOff = 0;
+    this.#searched = null;
+    this.#text = '';
     if (i >= chunks.length) {
       chunks.length = 0;
       this.#first = 0;
@@ -973,7 +998,20 @@ export class IOStream {
       // One chunk (the common case): a plain indexOf, then look for a match cut off at its end.
       const c = chunks[n - 1]!;
       const off = this.#firstOff;
-      const idx = c.indexOf(d, off + from);
+      let idx: number;
+      if (this.#searched !== c) {
+        this.#searched = c;
+        this.#text = '';
+        idx = c.indexOf(d, off + from);
+      } else {
+        if (this.#text === '') {
+          this.#text = c.toString('latin1', off);
+          this.#textBase = off;
+        }
+        const base = this.#textBase;
+        idx = this.#text.indexOf(delimiterText(d), off + from - base);
+        if (idx !== -1) idx += base;
+      }
       if (idx !== -1) return idx - off;
       const clen = c.length;
       let p = clen - d.length + 1;

@@ -121,6 +121,53 @@ describe('readUntil', () => {
     );
   });
 
+  it('successive reads in one chunk agree with indexOf, for any bytes and delimiters (property)', async () => {
+    // Repeated searches in the same chunk go through a latin1 text mirror of it: bytes >= 0x80,
+    // changing delimiters and a chunk arriving in between must not change what is found.
+    const alphabet = [0x00, 0x0a, 0x0d, 0x61, 0x80, 0xc3, 0xa9, 0xff];
+    const bytes = (min: number, max: number) =>
+      fc.array(fc.constantFrom(...alphabet), { minLength: min, maxLength: max }).map((a) => Buffer.from(a));
+    await fc.assert(
+      fc.asyncProperty(
+        bytes(1, 120),
+        bytes(0, 40),
+        fc.array(fc.tuple(bytes(1, 3), fc.boolean()), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        async (first, second, reads, feedAt) => {
+          const { sock, s } = stream();
+          sock.feed(first);
+          await tick();
+          let model = first;
+          for (let i = 0; i < reads.length; i++) {
+            if (i === feedAt && second.length > 0) {
+              sock.feed(second);
+              await tick();
+              model = Buffer.concat([model, second]);
+            }
+            const [delim, sync] = reads[i]!;
+            const idx = model.indexOf(delim);
+            if (sync) {
+              const r = s.tryReadUntil(delim);
+              if (idx < 0) {
+                expect(r).toBeNull();
+                continue;
+              }
+              expect(Buffer.compare(r!, model.subarray(0, idx + delim.length))).toBe(0);
+            } else {
+              if (idx < 0) continue;
+              const r = await s.readUntil(delim);
+              expect(Buffer.compare(r, model.subarray(0, idx + delim.length))).toBe(0);
+            }
+            model = model.subarray(idx + delim.length);
+            expect(s.readBufferSize).toBe(model.length);
+          }
+          s.close();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('rejects an empty delimiter and a bad maxBytes', () => {
     const { s } = stream();
     expect(() => s.readUntil('')).toThrow(TypeError);

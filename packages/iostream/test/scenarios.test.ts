@@ -66,7 +66,7 @@ describe('Tornado iostream scenarios', () => {
 
   it('maxBytes only bounds the read, not data buffered after the delimiter', async () => {
     const { server, client } = await streams();
-    await server.write('abcdef\r\n' + 'x'.repeat(100));
+    await server.write(`abcdef\r\n${'x'.repeat(100)}`);
     while (client.readBufferSize < 108) await tick();
     expect((await client.readUntil('\r\n', { maxBytes: 8 })).toString()).toBe('abcdef\r\n');
     expect(client.closed()).toBe(false);
