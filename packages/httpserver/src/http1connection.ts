@@ -149,6 +149,7 @@ const READ_SIZE = 64 * 1024;
 /** Writes up to this size are batched per tick; a batch is flushed once it grows past it. */
 const BATCH_LIMIT = 32 * 1024;
 const noop = (): void => {};
+const PARTIAL = { partial: true } as const;
 function flushWire(w: Wire): void {
   w.flush();
 }
@@ -261,7 +262,7 @@ export class Wire {
       return;
     }
     this.#reading = true;
-    this.stream.readBytes(READ_SIZE, { partial: true }).then(this.#onChunk, this.#onReadError);
+    this.stream.readBytes(READ_SIZE, PARTIAL).then(this.#onChunk, this.#onReadError);
   }
 
   get waiting(): boolean {
@@ -459,6 +460,14 @@ const S_CLOSED = 11;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching bytes outside ASCII is the point
 const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Buffer's own latin1 writer when present (skips `write`'s argument juggling). */
+const latin1Write = (Buffer.prototype as unknown as { latin1Write?: (s: string, offset: number) => number })
+  .latin1Write;
+function writeLatin1(out: Buffer, s: string): void {
+  if (latin1Write !== undefined) latin1Write.call(out, s, 0);
+  else out.write(s, 0, 'latin1');
+}
 
 /** A request-target we may send: non-empty, VCHAR only. */
 function isPlainTarget(t: string): boolean {
@@ -1455,7 +1464,7 @@ export class HTTP1Connection implements HTTPConnection {
       else {
         const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
         out = Buffer.allocUnsafe(head.length + b.byteLength);
-        out.write(head, 0, 'latin1');
+        writeLatin1(out, head);
         out.set(b, head.length);
       }
       const p = this.#wire.send(out);
