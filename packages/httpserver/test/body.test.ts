@@ -217,6 +217,19 @@ describe('request bodies', () => {
   });
 });
 
+describe('Content-Length repeats', () => {
+  it('accepts identical repeated Content-Length fields and lists', async () => {
+    s = await startServer();
+    const r = await raw(
+      s.port,
+      `POST /a HTTP/1.1\r\n${H}Content-Length: 3\r\nContent-Length: 003\r\n\r\nabcPOST /b HTTP/1.1\r\n${H}Content-Length: 2, 2\r\n\r\nxy`,
+      { until: (d) => d.includes('POST /b 2') },
+    );
+    expect(statuses(r.data)).toEqual([200, 200]);
+    expect(r.data).toContain('POST /a 3\nabc');
+  });
+});
+
 describe('gzip request bodies', () => {
   it('inflates gzip bodies with decompressRequest', async () => {
     let seen: HTTPHeaders | undefined;
