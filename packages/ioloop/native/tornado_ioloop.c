@@ -34,7 +34,7 @@ typedef struct poll_handle {
   int fd;
   int closing;      /* uv_close called */
   int napi_released;/* callback ref + async context released */
-  int refs;         /* 1 for the libuv handle (until close_cb), 1 for the JS external */
+  int refs;         /* 1 for the libuv handle (until close_cb), +1 once the JS external exists */
   struct poll_handle* prev;
   struct poll_handle* next;
 } poll_handle;
@@ -46,20 +46,38 @@ struct instance {
 
 /* ---------- helpers ---------- */
 
-#define CALL(env, call)                                                   \
-  do {                                                                    \
-    if ((call) != napi_ok) {                                              \
-      const napi_extended_error_info* info_ = NULL;                       \
-      napi_get_last_error_info((env), &info_);                            \
-      bool pending_;                                                      \
-      napi_is_exception_pending((env), &pending_);                        \
-      if (!pending_)                                                      \
-        napi_throw_error((env), NULL,                                     \
-                         info_ && info_->error_message ? info_->error_message \
-                                                       : "N-API call failed"); \
-      return NULL;                                                        \
-    }                                                                     \
+/* Turns the last failed N-API call into a JS exception (unless one is pending already). */
+static void throw_last_error(napi_env env) {
+  const napi_extended_error_info* info = NULL;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending)
+    napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "N-API call failed");
+}
+
+#define CALL(env, call)        \
+  do {                         \
+    if ((call) != napi_ok) {   \
+      throw_last_error(env);   \
+      return NULL;             \
+    }                          \
   } while (0)
+
+/* Fetches the first `want` arguments; throws ERR_MISSING_ARGS (with `usage`) when fewer came. */
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv,
+                     const char* usage) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_last_error(env);
+    return false;
+  }
+  if (argc < want) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
+    return false;
+  }
+  return true;
+}
 
 /* Throws an Error with .code (errno name), .errno (negative, as Node does) and .syscall. */
 static napi_value throw_uv_error(napi_env env, int uverr, const char* syscall) {
@@ -141,6 +159,12 @@ static void close_handle(poll_handle* h) {
   uv_close((uv_handle_t*)&h->poll, on_close);
 }
 
+/* Gives up a handle whose libuv side exists: releases its N-API side and closes it. */
+static void discard(poll_handle* h) {
+  release_napi(h);
+  close_handle(h);
+}
+
 static void on_poll(uv_poll_t* p, int status, int uvevents) {
   poll_handle* h = (poll_handle*)p->data;
   if (h->closing || h->napi_released) return;
@@ -186,21 +210,14 @@ static void finalize_external(napi_env env, void* data, void* hint) {
   (void)env;
   (void)hint;
   poll_handle* h = (poll_handle*)data;
-  if (!h->closing) {
-    /* Dropped without pollClose: stop watching. */
-    release_napi(h);
-    close_handle(h);
-  }
+  if (!h->closing) discard(h); /* dropped without pollClose: stop watching */
   unref_handle(h);
 }
 
 static void cleanup_hook(void* arg) {
   instance* inst = (instance*)arg;
   inst->tearing_down = 1;
-  for (poll_handle* h = inst->head; h != NULL; h = h->next) {
-    release_napi(h);
-    close_handle(h);
-  }
+  for (poll_handle* h = inst->head; h != NULL; h = h->next) discard(h);
 }
 
 static void finalize_instance(napi_env env, void* data, void* hint) {
@@ -225,13 +242,8 @@ static poll_handle* unwrap_handle(napi_env env, napi_value v) {
 
 /* pollStart(fd, events, callback) -> handle */
 static napi_value js_poll_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollStart(fd, events, callback)");
-    return NULL;
-  }
+  if (!get_args(env, info, 3, argv, "pollStart(fd, events, callback)")) return NULL;
   int32_t fd, events;
   if (!get_int32(env, argv[0], &fd, "fd") || !get_int32(env, argv[1], &events, "events")) return NULL;
   napi_valuetype t;
@@ -256,51 +268,35 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
     return throw_uv_error(env, r, "uv_poll_init");
   }
   h->poll.data = h;
-  h->refs = 2;
-  /* From here on the libuv handle exists and must be closed through uv_close. */
-  napi_value name, ext;
-  if (napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
-      napi_create_string_utf8(env, "tornado-ts:fd-handler", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &h->async) != napi_ok) {
-    release_napi(h);
-    h->refs = 1;
-    close_handle(h);
-    napi_throw_error(env, NULL, "could not set up the poll handle");
-    return NULL;
-  }
+  h->refs = 1;
   if (inst) {
     h->next = inst->head;
     if (inst->head) inst->head->prev = h;
     inst->head = h;
   }
-  if (napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
-    release_napi(h);
-    h->refs = 1;
-    close_handle(h);
-    napi_throw_error(env, NULL, "could not wrap the poll handle");
+  /* From here on the libuv handle exists: every failure goes through discard() (uv_close). */
+  napi_value name, ext;
+  if (napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
+      napi_create_string_utf8(env, "tornado-ts:fd-handler", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, NULL, name, &h->async) != napi_ok ||
+      napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
+    discard(h);
+    napi_throw_error(env, NULL, "could not set up the poll handle");
     return NULL;
   }
+  h->refs = 2;
   int uvev = uv_events_of(events);
-  if (uvev != 0) {
-    r = uv_poll_start(&h->poll, uvev, on_poll);
-    if (r < 0) {
-      release_napi(h);
-      close_handle(h);
-      return throw_uv_error(env, r, "uv_poll_start");
-    }
+  if (uvev != 0 && (r = uv_poll_start(&h->poll, uvev, on_poll)) < 0) {
+    discard(h);
+    return throw_uv_error(env, r, "uv_poll_start");
   }
   return ext;
 }
 
 /* pollUpdate(handle, events) */
 static napi_value js_poll_update(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollUpdate(handle, events)");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv, "pollUpdate(handle, events)")) return NULL;
   poll_handle* h = unwrap_handle(env, argv[0]);
   if (h == NULL) return NULL;
   int32_t events;
@@ -317,13 +313,8 @@ static napi_value js_poll_update(napi_env env, napi_callback_info info) {
 
 /* pollClose(handle) */
 static napi_value js_poll_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollClose(handle)");
-    return NULL;
-  }
+  if (!get_args(env, info, 1, argv, "pollClose(handle)")) return NULL;
   poll_handle* h = unwrap_handle(env, argv[0]);
   if (h == NULL) return NULL;
   close_handle(h); /* N-API resources are released in on_close: we may be inside h's callback now */
@@ -332,23 +323,15 @@ static napi_value js_poll_close(napi_env env, napi_callback_info info) {
 
 /* ---------- fd helpers ---------- */
 
+/* argv[1..3] = (buf, offset, length): the byte range of a Uint8Array, bounds-checked. */
 static int get_buffer_range(napi_env env, napi_value* argv, uint8_t** ptr, size_t* len) {
   bool is_ta = false;
+  napi_typedarray_type type = napi_int8_array;
   void* data = NULL;
   size_t size = 0;
   napi_is_typedarray(env, argv[1], &is_ta);
-  if (is_ta) {
-    napi_typedarray_type type;
-    size_t length;
-    napi_value ab;
-    size_t byte_offset;
-    napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &byte_offset);
-    if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array");
-      return 0;
-    }
-    size = length;
-  } else {
+  if (is_ta) napi_get_typedarray_info(env, argv[1], &type, &size, &data, NULL, NULL);
+  if (!is_ta || (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array");
     return 0;
   }
@@ -371,69 +354,42 @@ static int get_buffer_range(napi_env env, napi_value* argv, uint8_t** ptr, size_
   return 1;
 }
 
-/* read(fd, buf, offset, length) -> n > 0 | 0 (EOF) | -1 (would block) */
-static napi_value js_read(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
+/* read/write(fd, buf, offset, length) -> n > 0 | 0 (EOF for read) | -1 (would block) */
+static napi_value fd_io(napi_env env, napi_callback_info info, bool writing) {
+  const char* syscall = writing ? "write" : "read";
   napi_value argv[4];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "read(fd, buf, offset, length)");
+  if (!get_args(env, info, 4, argv,
+                writing ? "write(fd, buf, offset, length)" : "read(fd, buf, offset, length)"))
     return NULL;
-  }
   int32_t fd;
-  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
   uint8_t* ptr;
   size_t len;
-  if (!get_buffer_range(env, argv, &ptr, &len)) return NULL;
+  if (!get_int32(env, argv[0], &fd, "fd") || !get_buffer_range(env, argv, &ptr, &len)) return NULL;
   ssize_t n;
   do {
-    n = read(fd, ptr, len);
+    n = writing ? write(fd, ptr, len) : read(fd, ptr, len);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) n = -1;
-    else return throw_errno(env, errno, "read");
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return throw_errno(env, errno, syscall);
+    n = -1;
   }
   napi_value out;
   CALL(env, napi_create_int64(env, (int64_t)n, &out));
   return out;
 }
 
-/* write(fd, buf, offset, length) -> n >= 0 | -1 (would block) */
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  return fd_io(env, info, false);
+}
+
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(fd, buf, offset, length)");
-    return NULL;
-  }
-  int32_t fd;
-  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
-  uint8_t* ptr;
-  size_t len;
-  if (!get_buffer_range(env, argv, &ptr, &len)) return NULL;
-  ssize_t n;
-  do {
-    n = write(fd, ptr, len);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) n = -1;
-    else return throw_errno(env, errno, "write");
-  }
-  napi_value out;
-  CALL(env, napi_create_int64(env, (int64_t)n, &out));
-  return out;
+  return fd_io(env, info, true);
 }
 
 /* setNonBlocking(fd, on) */
 static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setNonBlocking(fd, on)");
-    return NULL;
-  }
+  if (!get_args(env, info, 2, argv, "setNonBlocking(fd, on)")) return NULL;
   int32_t fd;
   if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
   bool on = true;
@@ -493,15 +449,14 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   /* Worker threads and process exit: close every watcher before the loop is torn down. */
   CALL(env, napi_add_env_cleanup_hook(env, cleanup_hook, inst));
 
+#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
   napi_property_descriptor props[] = {
-      {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"pollUpdate", NULL, js_poll_update, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"pollClose", NULL, js_poll_close, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"read", NULL, js_read, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"write", NULL, js_write, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setNonBlocking", NULL, js_set_nonblocking, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      METHOD("pollStart", js_poll_start), METHOD("pollUpdate", js_poll_update),
+      METHOD("pollClose", js_poll_close), METHOD("read", js_read),
+      METHOD("write", js_write),          METHOD("setNonBlocking", js_set_nonblocking),
+      METHOD("pipe", js_pipe),
   };
+#undef METHOD
   CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
 }

@@ -86,6 +86,12 @@ function checkRange(buf: Uint8Array, offset: number, length: number): void {
   }
 }
 
+function fdIo(op: 'read' | 'write', fd: number, buf: Uint8Array, offset: number, length: number): number {
+  const a = cached ?? addon();
+  checkRange(buf, offset, length);
+  return a[op](fd, buf, offset, length);
+}
+
 /**
  * Reads from a (non-blocking) file descriptor with read(2) into `buf[offset, offset+length)`.
  *
@@ -100,9 +106,7 @@ export function fdRead(
   offset = 0,
   length: number = buf.byteLength - offset,
 ): number {
-  const a = cached ?? addon();
-  checkRange(buf, offset, length);
-  return a.read(fd, buf, offset, length);
+  return fdIo('read', fd, buf, offset, length);
 }
 
 /**
@@ -118,9 +122,7 @@ export function fdWrite(
   offset = 0,
   length: number = buf.byteLength - offset,
 ): number {
-  const a = cached ?? addon();
-  checkRange(buf, offset, length);
-  return a.write(fd, buf, offset, length);
+  return fdIo('write', fd, buf, offset, length);
 }
 
 /**

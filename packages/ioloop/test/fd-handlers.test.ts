@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fdPipe, fdRead, fdSupport, fdWrite, IOLoop, setNonBlocking } from '../src/index';
+import { addon } from '../src/native';
 
 const support = fdSupport();
 const { READ, WRITE, ERROR } = IOLoop;
@@ -258,6 +259,42 @@ describe.skipIf(!support.available)('fd handlers on a pipe', () => {
     expect(() => loop.addHandler(r2, () => {}, READ)).toThrow(/already has a handler/);
     loop.removeHandler(r2);
     expect(() => fdRead(1_000_000, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it('the addon itself checks its arguments (a bad call throws, never crashes)', () => {
+    const a = addon();
+    const [r, w] = pipe();
+    const call = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    const raw = a as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(call(() => raw.pollStart!(r, READ))).toBe('ERR_MISSING_ARGS');
+    expect(call(() => raw.pollStart!('x', READ, () => {}))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.pollStart!(r, READ, 'not a function'))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.pollUpdate!({}, READ))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.pollClose!())).toBe('ERR_MISSING_ARGS');
+    expect(call(() => raw.read!(r, new Uint8Array(4), 0))).toBe('ERR_MISSING_ARGS');
+    expect(call(() => raw.read!(r, [1, 2], 0, 1))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.write!(w, new Uint16Array(2), 0, 1))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.write!(w, new Uint8Array(2), '0', 1))).toBe('ERR_INVALID_ARG_TYPE');
+    expect(call(() => raw.write!(w, new Uint8Array(2), 1, 2))).toBe('ERR_OUT_OF_RANGE');
+    expect(call(() => raw.read!(r, new Uint8Array(2), -1, 1))).toBe('ERR_OUT_OF_RANGE');
+    expect(call(() => raw.setNonBlocking!(r))).toBe('ERR_MISSING_ARGS');
+    // A closed handle can no longer be updated; closing it again is a no-op.
+    const h = a.pollStart(r, READ, () => {});
+    a.pollClose(h);
+    a.pollClose(h);
+    expect(call(() => a.pollUpdate(h, READ))).toBe('ERR_IOLOOP_HANDLE_CLOSED');
+    // Through the helpers, the byte range still works after all that.
+    expect(a.write(w, Buffer.from('abc'), 1, 2)).toBe(2);
+    const buf = new Uint8Array(4);
+    expect(a.read(r, buf, 1, 3)).toBe(2);
+    expect(Buffer.from(buf).toString('latin1', 1, 3)).toBe('bc');
   });
 
   it('close(true) removes the handlers and closes their fds', async () => {
