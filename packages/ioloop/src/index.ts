@@ -13,6 +13,7 @@ export {
   QueueEmpty,
   QueueFull,
   TimeoutError,
+  TornadoError,
 } from './errors';
 export {
   chainFuture,
