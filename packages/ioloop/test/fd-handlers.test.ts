@@ -5,9 +5,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fdPipe, fdRead, fdSupport, fdWrite, IOLoop, setNonBlocking } from '../src/index';
 import { addon } from '../src/native';
+import { freshLoopPerTest } from './helpers';
 
 const support = fdSupport();
 const { READ, WRITE, ERROR } = IOLoop;
@@ -15,14 +16,9 @@ const { READ, WRITE, ERROR } = IOLoop;
 let loop: IOLoop;
 const cleanups: (() => void)[] = [];
 
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-
+// Registered before the loop's own hooks, so it runs after them (afterEach hooks run in reverse):
+// the loop removes its handlers before the fds are closed.
 afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
   for (const c of cleanups.splice(0).reverse()) {
     try {
       c();
@@ -30,6 +26,9 @@ afterEach(() => {
       // already closed
     }
   }
+});
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 function pipe(): [number, number] {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CancelledError,
   chainFuture,
@@ -6,20 +6,15 @@ import {
   futureSetExceptionUnlessCancelled,
   futureSetResultUnlessCancelled,
   InvalidStateError,
-  IOLoop,
+  type IOLoop,
   isFuture,
   isThenable,
 } from '../src/index';
-import { captureLogs, nextIteration } from './helpers';
+import { captureLogs, freshLoopPerTest, nextIteration } from './helpers';
 
 let loop: IOLoop;
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 describe('Future', () => {

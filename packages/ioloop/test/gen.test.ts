@@ -1,15 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Future, IOLoop, moment, multi, multiFuture, sleep, TimeoutError, withTimeout } from '../src/index';
-import { captureLogs } from './helpers';
+import { describe, expect, it } from 'vitest';
+import {
+  Future,
+  type IOLoop,
+  moment,
+  multi,
+  multiFuture,
+  sleep,
+  TimeoutError,
+  withTimeout,
+} from '../src/index';
+import { captureLogs, freshLoopPerTest } from './helpers';
 
 let loop: IOLoop;
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 class QuietError extends Error {}

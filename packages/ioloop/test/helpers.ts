@@ -1,3 +1,5 @@
+import { afterEach, beforeEach } from 'vitest';
+import { IOLoop } from '../src/ioloop';
 import { configureLogging, type LogLevel } from '../src/log';
 
 export interface Captured {
@@ -18,6 +20,23 @@ export function captureLogs(level: LogLevel = 'debug'): { lines: Captured[]; res
     sink: { debug: mk('debug'), info: mk('info'), warn: mk('warn'), error: mk('error') },
   });
   return { lines, restore };
+}
+
+/**
+ * Gives every test of the file a fresh IOLoop, made current before it and closed after it.
+ * `onLoop` receives each new loop (to keep it in a variable the tests use).
+ */
+export function freshLoopPerTest(onLoop?: (loop: IOLoop) => void): void {
+  let loop: IOLoop;
+  beforeEach(() => {
+    loop = new IOLoop();
+    loop.makeCurrent();
+    onLoop?.(loop);
+  });
+  afterEach(() => {
+    loop.close();
+    IOLoop.clearCurrent();
+  });
 }
 
 /** Resolves on the next turn of the event loop after everything already queued. */

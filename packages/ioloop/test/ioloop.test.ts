@@ -1,19 +1,12 @@
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Future, IOLoop, IOLoopError, TimeoutError } from '../src/index';
-import { bundleSources, captureLogs, nextIteration } from './helpers';
+import { bundleSources, captureLogs, freshLoopPerTest, nextIteration } from './helpers';
 
 let loop: IOLoop;
-
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-
-afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {

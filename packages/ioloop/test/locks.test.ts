@@ -1,25 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BoundedSemaphore,
   Condition,
   Event,
-  IOLoop,
+  type IOLoop,
   Lock,
   LockError,
   Semaphore,
   sleep,
   TimeoutError,
 } from '../src/index';
-import { nextIteration } from './helpers';
+import { freshLoopPerTest, nextIteration } from './helpers';
 
 let loop: IOLoop;
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 describe('Condition', () => {

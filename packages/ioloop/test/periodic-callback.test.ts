@@ -1,16 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IOLoop, PeriodicCallback, sleep } from '../src/index';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type IOLoop, PeriodicCallback, sleep } from '../src/index';
 import { nextPeriodicTimeout } from '../src/periodic-callback';
-import { captureLogs } from './helpers';
+import { captureLogs, freshLoopPerTest } from './helpers';
 
 let loop: IOLoop;
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
   vi.restoreAllMocks();
 });
 

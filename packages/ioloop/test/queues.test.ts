@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   defaultCompare,
-  IOLoop,
+  type IOLoop,
   LifoQueue,
   LockError,
   PriorityQueue,
@@ -11,16 +11,11 @@ import {
   sleep,
   TimeoutError,
 } from '../src/index';
-import { nextIteration } from './helpers';
+import { freshLoopPerTest, nextIteration } from './helpers';
 
 let loop: IOLoop;
-beforeEach(() => {
-  loop = new IOLoop();
-  loop.makeCurrent();
-});
-afterEach(() => {
-  loop.close();
-  IOLoop.clearCurrent();
+freshLoopPerTest((l) => {
+  loop = l;
 });
 
 describe('Queue basics', () => {
