@@ -162,6 +162,76 @@ const T_IDLE = 1;
 const T_HEADER = 2;
 const T_BODY = 3;
 
+/** Granularity of the deadline wheel (ms): timeouts fire up to this late. */
+const SLOT_MS = 20;
+
+/**
+ * @internal One timer for every connection's timeout: connections are filed in slots of
+ * {@link SLOT_MS} by deadline, and a single unref'd Node timer fires at the earliest slot. An idle
+ * connection costs a set entry, not a Node timer.
+ */
+class DeadlineWheel {
+  readonly #slots = new Map<number, Set<Wire>>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = 0;
+
+  file(w: Wire): void {
+    this.remove(w);
+    const slot = Math.ceil(w.deadline / SLOT_MS) * SLOT_MS;
+    let set = this.#slots.get(slot);
+    if (set === undefined) {
+      set = new Set();
+      this.#slots.set(slot, set);
+    }
+    set.add(w);
+    w.slot = slot;
+    if (this.#timer === null || slot < this.#timerAt) this.#schedule(slot);
+  }
+
+  remove(w: Wire): void {
+    const slot = w.slot;
+    if (slot === 0) return;
+    w.slot = 0;
+    const set = this.#slots.get(slot);
+    if (set === undefined) return;
+    set.delete(w);
+    if (set.size === 0) this.#slots.delete(slot);
+  }
+
+  #schedule(slot: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = slot;
+    this.#timer = setTimeout(this.#fire, Math.max(1, slot - Date.now()));
+    this.#timer.unref();
+  }
+
+  #fire = (): void => {
+    this.#timer = null;
+    const now = Date.now();
+    const due: Wire[] = [];
+    for (const [slot, set] of this.#slots) {
+      if (slot > now) continue;
+      this.#slots.delete(slot);
+      for (const w of set) {
+        w.slot = 0;
+        due.push(w);
+      }
+    }
+    for (const w of due) {
+      try {
+        w.due(now);
+      } catch (e) {
+        appLog.error(`Exception in connection timeout: ${describeError(e)}`);
+      }
+    }
+    let next = 0;
+    for (const slot of this.#slots.keys()) if (next === 0 || slot < next) next = slot;
+    if (next !== 0 && (this.#timer === null || next < this.#timerAt)) this.#schedule(next);
+  };
+}
+
+const deadlines = new DeadlineWheel();
+
 /**
  * @internal The bytes of one connection: our parse buffer over the IOStream, the one timer, and
  * the state shared by the requests of a server connection.
@@ -176,7 +246,6 @@ export class Wire {
   eof = false;
   /** Graceful shutdown: finish the current request with `Connection: close`, start no new one. */
   draining = false;
-  #timer: NodeJS.Timeout | null = null;
   #timerKind = T_NONE;
   onTimeout: ((kind: number) => void) | null = null;
 
@@ -365,9 +434,9 @@ export class Wire {
   }
 
   /**
-   * Arms the connection's single timer; `timeoutMs` 0 disarms. Cheap on the hot path: it only
-   * records the deadline; the underlying timer is re-scheduled when it fires early, so a busy
-   * keep-alive connection touches Node's timer list about once per timeout period.
+   * Arms the connection's timeout; `timeoutMs` 0 disarms. Cheap on the hot path: it records the
+   * deadline; the shared {@link deadlines} wheel only moves the connection when it must fire
+   * earlier, and re-files it lazily when its slot comes due early.
    */
   arm(kind: number, timeoutMs: number): void {
     if (timeoutMs <= 0) {
@@ -376,32 +445,25 @@ export class Wire {
     }
     this.#timerKind = kind;
     const deadline = Date.now() + timeoutMs;
-    this.#deadline = deadline;
-    if (this.#timer !== null && this.#timerAt <= deadline) return;
-    this.#schedule(timeoutMs, deadline);
+    this.deadline = deadline;
+    if (this.slot === 0 || this.slot > deadline + SLOT_MS) deadlines.file(this);
   }
 
-  #deadline = 0;
-  #timerAt = 0;
-
-  #schedule(ms: number, at: number): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#onTimer(), ms);
-    this.#timer.unref();
-  }
+  /** When the armed timeout is due (ms since the epoch). */
+  deadline = 0;
+  /** The wheel slot this connection is filed under (0: none). */
+  slot = 0;
 
   disarm(): void {
     this.#timerKind = T_NONE;
   }
 
-  #onTimer(): void {
-    this.#timer = null;
+  /** @internal The wheel reached this connection's slot. */
+  due(now: number): void {
     const kind = this.#timerKind;
     if (kind === T_NONE) return;
-    const left = this.#deadline - Date.now();
-    if (left > 0) {
-      this.#schedule(left, this.#deadline);
+    if (this.deadline > now) {
+      deadlines.file(this);
       return;
     }
     this.#timerKind = T_NONE;
@@ -410,8 +472,7 @@ export class Wire {
 
   /** Stops the timer and drops the buffer (connection over). */
   dispose(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    deadlines.remove(this);
     this.#timerKind = T_NONE;
     this.#waiter = null;
     this.buf = EMPTY;
