@@ -480,7 +480,7 @@ export class IOStream {
     if (this.#maxWriteBufferSize !== Number.POSITIVE_INFINITY) {
       const len = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       if (sock.writableLength + len > this.#maxWriteBufferSize) {
-        return Promise.reject(new StreamBufferFullError('Reached maximum write buffer size'));
+        return handled(Promise.reject(new StreamBufferFullError('Reached maximum write buffer size')));
       }
     }
     if (!this.#corked) {

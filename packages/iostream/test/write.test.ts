@@ -88,6 +88,25 @@ describe('write', () => {
     s.close();
   });
 
+  it('a refused or dropped write that nobody awaits raises no unhandledRejection', async () => {
+    // Fire-and-forget writes are common; a slow peer filling the write buffer must not crash the process.
+    const seen: unknown[] = [];
+    const onUnhandled = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const s = new IOStream(new FakeSocket(), { maxWriteBufferSize: 4 });
+      void s.write('1234');
+      void s.write('5'); // refused: StreamBufferFullError
+      s.close(); // the first write is dropped: StreamClosedError
+      void s.write('x'); // on a closed stream: StreamClosedError
+      await tick();
+      await tick();
+      expect(seen).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a socket write error closes the stream with that error', async () => {
     const sock = new FakeSocket();
     sock._write = (_c, _e, cb) => cb(new Error('disk on fire'));
