@@ -1,7 +1,6 @@
-import { configureLogging } from '@tornado-ts/ioloop';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IOStream, StreamClosedError } from '../src/index';
-import { FakeSocket, tcpPair, tick } from './helpers';
+import { captureLogLines, FakeSocket, tcpPair, tick } from './helpers';
 
 let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {
@@ -70,12 +69,7 @@ describe('close', () => {
   });
 
   it('the close callback runs even when set after the close, and its throw is logged', async () => {
-    const lines: string[] = [];
-    const push = (m: string) => lines.push(m);
-    const restore = configureLogging({
-      level: 'debug',
-      sink: { debug: push, info: push, warn: push, error: push },
-    });
+    const { lines, restore } = captureLogLines();
     try {
       const s = new IOStream(new FakeSocket());
       s.close();
@@ -134,12 +128,7 @@ describe('close', () => {
   });
 
   it('logs unexpected socket errors as warnings, but not peer resets', async () => {
-    const lines: string[] = [];
-    const push = (m: string) => lines.push(m);
-    const restore = configureLogging({
-      level: 'debug',
-      sink: { debug: push, info: push, warn: push, error: push },
-    });
+    const { lines, restore } = captureLogLines();
     try {
       const a = new FakeSocket();
       const sa = new IOStream(a);

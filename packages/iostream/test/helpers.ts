@@ -4,6 +4,8 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
+import { configureLogging } from '@tornado-ts/ioloop';
+import { IOStream, type IOStreamOptions } from '../src/index';
 
 /**
  * An in-memory connected Duplex: the test delivers bytes with `feed()` (one chunk per call, so
@@ -34,6 +36,23 @@ export class FakeSocket extends Duplex {
   output(): string {
     return Buffer.concat(this.written).toString();
   }
+}
+
+/** An IOStream over a fresh {@link FakeSocket}. */
+export function fakeStream(opts: IOStreamOptions = {}): { sock: FakeSocket; s: IOStream } {
+  const sock = new FakeSocket();
+  return { sock, s: new IOStream(sock, opts) };
+}
+
+/** Captures every log line (all levels) until `restore()` is called. */
+export function captureLogLines(): { lines: string[]; restore: () => void } {
+  const lines: string[] = [];
+  const push = (m: string) => lines.push(m);
+  const restore = configureLogging({
+    level: 'debug',
+    sink: { debug: push, info: push, warn: push, error: push },
+  });
+  return { lines, restore };
 }
 
 /** Waits one turn of the event loop (lets stream events be delivered). */

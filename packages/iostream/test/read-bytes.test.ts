@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { IOStream, StreamBufferFullError, StreamClosedError } from '../src/index';
-import { FakeSocket, tick } from './helpers';
-
-function stream(opts = {}) {
-  const sock = new FakeSocket();
-  return { sock, s: new IOStream(sock, opts) };
-}
+import { StreamBufferFullError, StreamClosedError } from '../src/index';
+import { fakeStream, tick } from './helpers';
 
 describe('readBytes', () => {
   it('gathers bytes across chunks and leaves the rest buffered', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readBytes(5);
     sock.feed('ab');
     await tick();
@@ -23,7 +18,7 @@ describe('readBytes', () => {
   });
 
   it('returns a whole chunk without copying it', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const chunk = Buffer.from('exactly');
     const p = s.readBytes(chunk.length);
     sock.feed(chunk);
@@ -32,7 +27,7 @@ describe('readBytes', () => {
   });
 
   it('partial: resolves with what is there, up to n', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readBytes(10, { partial: true });
     sock.feed('abc');
     expect((await p).toString()).toBe('abc');
@@ -44,21 +39,21 @@ describe('readBytes', () => {
   });
 
   it('validates n', () => {
-    const { s } = stream();
+    const { s } = fakeStream();
     expect(() => s.readBytes(-1)).toThrow(RangeError);
     expect(() => s.readBytes(1.5)).toThrow(RangeError);
     s.close();
   });
 
   it('a read larger than maxBufferSize fails with StreamBufferFullError and closes', async () => {
-    const { s } = stream({ maxBufferSize: 16 });
+    const { s } = fakeStream({ maxBufferSize: 16 });
     await expect(s.readBytes(17)).rejects.toBeInstanceOf(StreamBufferFullError);
     expect(s.closed()).toBe(true);
     expect((s.error as StreamBufferFullError).code).toBe('ERR_STREAM_BUFFER_FULL');
   });
 
   it('a readUntil that would need more than maxBufferSize fails and closes', async () => {
-    const { sock, s } = stream({ maxBufferSize: 8 });
+    const { sock, s } = fakeStream({ maxBufferSize: 8 });
     const p = s.readUntil('\n');
     sock.feed('0123');
     await tick();
@@ -70,7 +65,7 @@ describe('readBytes', () => {
 
 describe('readInto', () => {
   it('fills the buffer from buffered data and then from the socket', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('abc');
     await tick();
     const buf = Buffer.alloc(8);
@@ -86,7 +81,7 @@ describe('readInto', () => {
   });
 
   it('resolves at once when buffered data fills it', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('abcdef');
     await tick();
     const buf = new Uint8Array(4);
@@ -97,7 +92,7 @@ describe('readInto', () => {
   });
 
   it('partial: resolves with the count that came', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const buf = Buffer.alloc(10);
     const p = s.readInto(buf, { partial: true });
     sock.feed('xyz');
@@ -110,7 +105,7 @@ describe('readInto', () => {
   });
 
   it('does not count against maxBufferSize', async () => {
-    const { sock, s } = stream({ maxBufferSize: 4 });
+    const { sock, s } = fakeStream({ maxBufferSize: 4 });
     const buf = Buffer.alloc(12);
     const p = s.readInto(buf);
     sock.feed('abcdef');
@@ -122,7 +117,7 @@ describe('readInto', () => {
   });
 
   it('rejects a non-Uint8Array and rejects on a closed stream', async () => {
-    const { s } = stream();
+    const { s } = fakeStream();
     expect(() => s.readInto('x' as unknown as Uint8Array)).toThrow(TypeError);
     s.close();
     await expect(s.readInto(Buffer.alloc(1))).rejects.toBeInstanceOf(StreamClosedError);
@@ -131,7 +126,7 @@ describe('readInto', () => {
 
 describe('readUntilClose', () => {
   it('gets everything the peer sent before EOF', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('one ');
     await tick();
     const p = s.readUntilClose();
@@ -144,7 +139,7 @@ describe('readUntilClose', () => {
   });
 
   it('on a closed stream resolves with what is buffered (possibly nothing)', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('left');
     sock.feed(null);
     await tick();
@@ -154,7 +149,7 @@ describe('readUntilClose', () => {
   });
 
   it('past maxBufferSize fails with StreamBufferFullError', async () => {
-    const { sock, s } = stream({ maxBufferSize: 4 });
+    const { sock, s } = fakeStream({ maxBufferSize: 4 });
     const p = s.readUntilClose();
     sock.feed('abcdef');
     await expect(p).rejects.toBeInstanceOf(StreamBufferFullError);

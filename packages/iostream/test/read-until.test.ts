@@ -1,16 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IOStream, ReadInProgressError, StreamClosedError, UnsatisfiableReadError } from '../src/index';
-import { FakeSocket, tick } from './helpers';
-
-function stream(opts = {}) {
-  const sock = new FakeSocket();
-  return { sock, s: new IOStream(sock, opts) };
-}
+import { ReadInProgressError, StreamClosedError, UnsatisfiableReadError } from '../src/index';
+import { fakeStream, tick } from './helpers';
 
 describe('readUntil', () => {
   it('finds a delimiter in buffered data without waiting for the socket', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY');
     await tick();
     expect(s.readBufferSize).toBe(31);
@@ -25,7 +20,7 @@ describe('readUntil', () => {
     const msg = 'abc\r\n\r\ndef';
     for (let a = 1; a < msg.length; a++) {
       for (let b = a + 1; b <= msg.length; b++) {
-        const { sock, s } = stream();
+        const { sock, s } = fakeStream();
         const p = s.readUntil('\r\n\r\n');
         sock.feed(msg.slice(0, a));
         await tick();
@@ -41,7 +36,7 @@ describe('readUntil', () => {
   });
 
   it('finds a delimiter delivered one byte per chunk, and a false start before it', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readUntil(Buffer.from('\r\n\r\n'));
     for (const ch of 'x\r\n\rx\r\n\r\nrest') {
       sock.feed(ch);
@@ -64,7 +59,7 @@ describe('readUntil', () => {
         ),
         fc.uint8Array({ minLength: 1, maxLength: 4 }).map((u) => u.map((b) => b % 3)),
         async (chunks, delim) => {
-          const { sock, s } = stream();
+          const { sock, s } = fakeStream();
           const all = Buffer.concat(chunks);
           const idx = all.indexOf(delim);
           for (const c of chunks) sock.feed(Buffer.from(c));
@@ -91,7 +86,7 @@ describe('readUntil', () => {
         ),
         fc.uint8Array({ minLength: 1, maxLength: 3 }).map((u) => u.map((b) => b % 2)),
         async (chunks, delim) => {
-          const { sock, s } = stream();
+          const { sock, s } = fakeStream();
           const all = Buffer.concat(chunks);
           const idx = all.indexOf(delim);
           let result: Buffer | null = null;
@@ -134,7 +129,7 @@ describe('readUntil', () => {
         fc.array(fc.tuple(bytes(1, 3), fc.boolean()), { minLength: 1, maxLength: 12 }),
         fc.integer({ min: 0, max: 12 }),
         async (first, second, reads, feedAt) => {
-          const { sock, s } = stream();
+          const { sock, s } = fakeStream();
           sock.feed(first);
           await tick();
           let model = first;
@@ -169,21 +164,21 @@ describe('readUntil', () => {
   });
 
   it('rejects an empty delimiter and a bad maxBytes', () => {
-    const { s } = stream();
+    const { s } = fakeStream();
     expect(() => s.readUntil('')).toThrow(TypeError);
     expect(() => s.readUntil('x', { maxBytes: -1 })).toThrow(RangeError);
     s.close();
   });
 
   it('maxBytes: a delimiter found within the limit is fine', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('abcd\n');
     expect((await s.readUntil('\n', { maxBytes: 5 })).toString()).toBe('abcd\n');
     s.close();
   });
 
   it('maxBytes exceeded with the data already buffered: UnsatisfiableReadError and the stream closes', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('abcdef\n');
     await tick();
     const err = await s.readUntil('\n', { maxBytes: 5 }).catch((e) => e);
@@ -195,7 +190,7 @@ describe('readUntil', () => {
   });
 
   it('maxBytes exceeded while waiting: the pending read fails and the stream closes', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readUntil('\r\n', { maxBytes: 6 });
     sock.feed('abc');
     await tick();
@@ -206,14 +201,14 @@ describe('readUntil', () => {
   });
 
   it('maxBytes: a delimiter found past the limit is unsatisfiable too', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readUntil('\n', { maxBytes: 3 });
     sock.feed('abc\n');
     await expect(p).rejects.toBeInstanceOf(UnsatisfiableReadError);
   });
 
   it('refuses a second concurrent read with a clear error', async () => {
-    const { s } = stream();
+    const { s } = fakeStream();
     const p = s.readUntil('\n');
     expect(() => s.readBytes(1)).toThrow(ReadInProgressError);
     expect(() => s.readUntil('x')).toThrow(/only one read may be pending/);
@@ -228,7 +223,7 @@ describe('readUntil', () => {
 
 describe('readUntilRegex', () => {
   it('matches across chunk boundaries', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     const p = s.readUntilRegex(/\r?\n\r?\n/);
     sock.feed('head\r');
     await tick();
@@ -241,7 +236,7 @@ describe('readUntilRegex', () => {
   });
 
   it('matches buffered data at once, and ignores g/y flags', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('a1b22c333');
     await tick();
     const re = /\d{2}/g;
@@ -252,7 +247,7 @@ describe('readUntilRegex', () => {
   });
 
   it('treats bytes as latin1 so binary data keeps its length', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed(Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x42]));
     const r = await s.readUntilRegex(new RegExp(String.fromCharCode(0, 0x41)));
     expect([...r]).toEqual([0xff, 0xfe, 0x00, 0x41]);
@@ -260,32 +255,32 @@ describe('readUntilRegex', () => {
   });
 
   it('maxBytes exceeded (buffered or pending) closes with UnsatisfiableReadError', async () => {
-    const a = stream();
+    const a = fakeStream();
     a.sock.feed('xxxxxxxx');
     await tick();
     await expect(a.s.readUntilRegex(/y/, { maxBytes: 4 })).rejects.toBeInstanceOf(UnsatisfiableReadError);
     expect(a.s.closed()).toBe(true);
 
-    const b = stream();
+    const b = fakeStream();
     const p = b.s.readUntilRegex(/y/, { maxBytes: 4 });
     b.sock.feed('xxx');
     await tick();
     b.sock.feed('xxx');
     await expect(p).rejects.toBeInstanceOf(UnsatisfiableReadError);
 
-    const c = stream();
+    const c = fakeStream();
     const q = c.s.readUntilRegex(/ab/, { maxBytes: 3 });
     c.sock.feed('xxab');
     await expect(q).rejects.toBeInstanceOf(UnsatisfiableReadError);
 
-    const d = stream();
+    const d = fakeStream();
     d.sock.feed('xxxab');
     await tick();
     await expect(d.s.readUntilRegex(/ab/, { maxBytes: 3 })).rejects.toBeInstanceOf(UnsatisfiableReadError);
   });
 
   it('rejects a non-RegExp', () => {
-    const { s } = stream();
+    const { s } = fakeStream();
     expect(() => s.readUntilRegex('x' as unknown as RegExp)).toThrow(TypeError);
     s.close();
   });
@@ -293,7 +288,7 @@ describe('readUntilRegex', () => {
 
 describe('tryReadUntil / tryReadBytes', () => {
   it('take buffered data synchronously or return null', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     expect(s.tryReadUntil('\n')).toBeNull();
     expect(s.tryReadBytes(1)).toBeNull();
     expect(s.tryReadBytes(0)!.length).toBe(0);
@@ -312,20 +307,20 @@ describe('tryReadUntil / tryReadBytes', () => {
   });
 
   it('tryReadUntil over maxBytes throws UnsatisfiableReadError and closes', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('0123456789');
     await tick();
     expect(() => s.tryReadUntil('\n', { maxBytes: 8 })).toThrow(UnsatisfiableReadError);
     expect(s.closed()).toBe(true);
 
-    const b = stream();
+    const b = fakeStream();
     b.sock.feed('0123456789\n');
     await tick();
     expect(() => b.s.tryReadUntil('\n', { maxBytes: 8 })).toThrow(UnsatisfiableReadError);
   });
 
   it('a failed tryReadUntil followed by readUntil completes when the rest arrives', async () => {
-    const { sock, s } = stream();
+    const { sock, s } = fakeStream();
     sock.feed('HTTP/1.1 200 OK\r\nA: b\r\n');
     await tick();
     expect(s.tryReadUntil('\r\n\r\n')).toBeNull();
