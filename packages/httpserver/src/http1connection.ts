@@ -1304,7 +1304,8 @@ export class HTTP1Connection implements HTTPConnection {
     if (this.isClient && keep) this.#wire.unread();
     if (!keep && !this.#detached && !this.isClient) this.#closeAfterWrites();
     if (done === null) return;
-    if (keep && !this.isClient && this.#pendingWrite !== null) {
+    // Only a burst of pipelined requests can outrun the socket; otherwise we wait for bytes anyway.
+    if (keep && !this.isClient && this.#pendingWrite !== null && this.#wire.avail > 0) {
       const sock = this.stream.socket as Socket;
       if (sock.writableLength + this.#wire.outBytes > WRITE_HIGH_WATER) {
         // The client pipelines faster than it reads: let the socket drain first (bounded).
