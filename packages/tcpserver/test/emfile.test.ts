@@ -1,7 +1,6 @@
-import { rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bundlePackage, writeScript } from './helpers/bundle';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { useBundle, writeScript } from './helpers/bundle';
 import { connect, readUntil } from './helpers/net';
 import { killAll, runNode } from './helpers/procs';
 
@@ -10,11 +9,8 @@ vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 let dir = '';
 
-beforeAll(async () => {
-  dir = await bundlePackage();
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useBundle((d) => {
+  dir = d;
 });
 afterEach(() => killAll());
 

@@ -1,7 +1,6 @@
-import { rmSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cpuCount, taskId } from '../src/index';
-import { bundlePackage, writeScript } from './helpers/bundle';
+import { useBundle, writeScript } from './helpers/bundle';
 import { connect, readUntil } from './helpers/net';
 import { alive, allGone, exited, extraPids, killAll, runNode } from './helpers/procs';
 
@@ -12,13 +11,19 @@ vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 
 let dir = '';
 
-beforeAll(async () => {
-  dir = await bundlePackage();
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useBundle((d) => {
+  dir = d;
 });
 afterEach(() => killAll());
+
+/** The seed's second pattern: bindSockets, forkProcesses(2), an accept handler answering the task id. */
+const TWO_WORKERS_SCRIPT = `import { addAcceptHandler, bindSockets, forkProcesses, taskId } from './tcpserver.mjs';
+const socks = await bindSockets(0, '127.0.0.1');
+if (taskId() === null) console.log('port ' + socks[0].address().port);
+const id = await forkProcesses(2);
+for (const s of socks) addAcceptHandler(s, (sock) => sock.end(id + '\\n'));
+console.log('worker ' + id + ' ' + process.pid);
+`;
 
 async function ask(port: number): Promise<string> {
   const sock = await connect(port);
@@ -65,17 +70,7 @@ describe('cpuCount / taskId', () => {
 
 describe('forkProcesses', () => {
   it('bindSockets + forkProcesses + addAcceptHandler: workers share the port; SIGTERM stops them all', async () => {
-    const script = writeScript(
-      dir,
-      'pattern-sockets.mjs',
-      `import { addAcceptHandler, bindSockets, forkProcesses, taskId } from './tcpserver.mjs';
-const socks = await bindSockets(0, '127.0.0.1');
-if (taskId() === null) console.log('port ' + socks[0].address().port);
-const id = await forkProcesses(2);
-for (const s of socks) addAcceptHandler(s, (sock) => sock.end(id + '\\n'));
-console.log('worker ' + id + ' ' + process.pid);
-`,
-    );
+    const script = writeScript(dir, 'pattern-sockets.mjs', TWO_WORKERS_SCRIPT);
     const { run, port, pids } = await startWorkers(script);
     expect(await idsOver200(port)).toEqual(new Set(['0', '1']));
     // The primary holds no listening socket of its own: it never serves.
@@ -156,17 +151,7 @@ process.exit(7);
   });
 
   it('workers stop when the primary is killed outright', async () => {
-    const script = writeScript(
-      dir,
-      'orphans.mjs',
-      `import { addAcceptHandler, bindSockets, forkProcesses, taskId } from './tcpserver.mjs';
-const socks = await bindSockets(0, '127.0.0.1');
-if (taskId() === null) console.log('port ' + socks[0].address().port);
-const id = await forkProcesses(2);
-for (const s of socks) addAcceptHandler(s, (sock) => sock.end(id + '\\n'));
-console.log('worker ' + id + ' ' + process.pid);
-`,
-    );
+    const script = writeScript(dir, 'orphans.mjs', TWO_WORKERS_SCRIPT);
     const { run, pids } = await startWorkers(script);
     run.child.kill('SIGKILL');
     await exited(run.child);

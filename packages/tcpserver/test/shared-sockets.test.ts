@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bindSockets, bindUnixSocket, TASK_ID_ENV } from '../src/index';
 import { detachBoundSockets, duplicateHandles, Supervisor } from '../src/process';
-import { bundlePackage, writeScript } from './helpers/bundle';
+import { useBundle, writeScript } from './helpers/bundle';
 import { connect, readUntil } from './helpers/net';
 import { allGone, killAll, zombieChildren } from './helpers/procs';
 
@@ -15,11 +15,8 @@ vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 let dir = '';
 const supervisors: Supervisor[] = [];
 
-beforeAll(async () => {
-  dir = await bundlePackage();
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useBundle((d) => {
+  dir = d;
 });
 afterEach(() => {
   for (const s of supervisors.splice(0)) s.kill('SIGKILL');

@@ -1,9 +1,9 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TASK_ID_ENV, TooManyChildRestartsError } from '../src/index';
 import { runPrimary, Supervisor } from '../src/process';
-import { bundlePackage, writeScript } from './helpers/bundle';
+import { useBundle, writeScript } from './helpers/bundle';
 import { alive, allGone, killAll, zombieChildren } from './helpers/procs';
 
 // Spawning Node processes on a loaded 2-core machine: bounded, but not tightly.
@@ -12,11 +12,8 @@ vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 let dir = '';
 const supervisors: Supervisor[] = [];
 
-beforeAll(async () => {
-  dir = await bundlePackage();
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useBundle((d) => {
+  dir = d;
 });
 afterEach(async () => {
   for (const s of supervisors.splice(0)) s.kill('SIGKILL');

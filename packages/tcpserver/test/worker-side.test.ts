@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   addAcceptHandler,
   bindSockets,
@@ -14,7 +14,7 @@ import {
   taskId,
 } from '../src/index';
 import { type PrimaryChannel, setWorkerState } from '../src/process';
-import { bundlePackage, writeScript } from './helpers/bundle';
+import { useBundle, writeScript } from './helpers/bundle';
 import { closeServer, connect, readUntil } from './helpers/net';
 import { killAll, spawned } from './helpers/procs';
 
@@ -27,11 +27,8 @@ vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
 let dir = '';
 const open: net.Server[] = [];
 
-beforeAll(async () => {
-  dir = await bundlePackage();
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+useBundle((d) => {
+  dir = d;
 });
 afterEach(async () => {
   setWorkerState(null);

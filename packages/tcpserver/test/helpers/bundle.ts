@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { afterAll, beforeAll } from 'vitest';
 
 const root = resolve(__dirname, '..', '..');
 
@@ -27,6 +28,21 @@ export async function bundlePackage(): Promise<string> {
     },
   });
   return dir;
+}
+
+/**
+ * For a file of child-process tests: bundles the package once before its tests ({@link bundlePackage})
+ * and removes the bundle after them. `onDir` receives the bundle directory.
+ */
+export function useBundle(onDir: (dir: string) => void): void {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await bundlePackage();
+    onDir(dir);
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 /** Writes a child script (plain JS, ESM) into the bundle directory and returns its path. */
