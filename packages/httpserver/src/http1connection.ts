@@ -162,6 +162,12 @@ const T_IDLE = 1;
 const T_HEADER = 2;
 const T_BODY = 3;
 
+/** @internal What a {@link Wire} calls back: more bytes (or EOF) arrived; a timeout expired. */
+export interface WireOwner {
+  resume(): void;
+  onTimeout(kind: number): void;
+}
+
 /** Granularity of the deadline wheel (ms): timeouts fire up to this late. */
 const SLOT_MS = 20;
 
@@ -240,14 +246,15 @@ export class Wire {
   readonly stream: IOStream;
   buf: Buffer = EMPTY;
   pos = 0;
-  #waiter: (() => void) | null = null;
+  #waiter: WireOwner | null = null;
   #reading = false;
   /** The stream delivered EOF/closed while we were reading. */
   eof = false;
   /** Graceful shutdown: finish the current request with `Connection: close`, start no new one. */
   draining = false;
   #timerKind = T_NONE;
-  onTimeout: ((kind: number) => void) | null = null;
+  /** Who handles this connection's timeouts. */
+  owner: WireOwner | null = null;
 
   constructor(stream: IOStream) {
     this.stream = stream;
@@ -321,7 +328,7 @@ export class Wire {
   }
 
   /** Waits for more bytes (call after `pull()` returned false); `cb` runs on data or close. */
-  wait(cb: () => void, kind: number, timeoutMs: number): void {
+  wait(cb: WireOwner, kind: number, timeoutMs: number): void {
     this.#waiter = cb;
     this.arm(kind, timeoutMs);
     if (this.#reading) return;
@@ -354,7 +361,7 @@ export class Wire {
     const cb = this.#waiter;
     this.#waiter = null;
     this.#timerKind = T_NONE;
-    if (cb !== null) cb();
+    if (cb !== null) cb.resume();
   }
 
   // Output batching: small writes of one tick (a burst of pipelined responses) are joined and
@@ -467,7 +474,7 @@ export class Wire {
       return;
     }
     this.#timerKind = T_NONE;
-    this.onTimeout?.(kind);
+    this.owner?.onTimeout(kind);
   }
 
   /** Stops the timer and drops the buffer (connection over). */
@@ -623,7 +630,7 @@ export class HTTP1Connection implements HTTPConnection {
     this.#wire = wire ?? new Wire(stream);
     this.#maxBodySize = p.maxBodySize;
     this.#bodyTimeoutMs = p.bodyTimeout;
-    if (wire === undefined) this.#wire.onTimeout = (kind) => this.onTimeout(kind);
+    if (wire === undefined) this.#wire.owner = this;
   }
 
   /** Trailer fields of a chunked body, once read (not merged into the headers). */
@@ -714,11 +721,9 @@ export class HTTP1Connection implements HTTPConnection {
   // -------------------------------------------------------------------------------------------
   // Reading
 
-  #resumeFn: (() => void) | null = null;
-  /** The callback that continues reading when bytes arrive (made once, when first needed). */
-  get #resume(): () => void {
-    this.#resumeFn ??= () => this.#run();
-    return this.#resumeFn;
+  /** @internal Bytes (or EOF) arrived: continue reading. */
+  resume(): void {
+    this.#run();
   }
 
   #run(): void {
@@ -802,7 +807,7 @@ export class HTTP1Connection implements HTTPConnection {
               this.#state = S_FINISH;
               break;
             }
-            w.wait(this.#resume, T_NONE, 0);
+            w.wait(this, T_NONE, 0);
             return;
           }
           let n = w.avail;
@@ -855,13 +860,13 @@ export class HTTP1Connection implements HTTPConnection {
         return false;
       }
       if (this.isClient) {
-        w.wait(this.#resume, T_NONE, 0);
+        w.wait(this, T_NONE, 0);
       } else if (w.avail === 0 && this.#headStart === 0) {
-        w.wait(this.#resume, T_IDLE, p.idleTimeout);
+        w.wait(this, T_IDLE, p.idleTimeout);
       } else {
         const t = p.headerTimeout;
         if (this.#headStart === 0) this.#headStart = Date.now();
-        w.wait(this.#resume, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - Date.now()));
+        w.wait(this, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - Date.now()));
       }
       return false;
     }
@@ -1132,9 +1137,9 @@ export class HTTP1Connection implements HTTPConnection {
       return;
     }
     if (this.#bodyDeadline > 0) {
-      w.wait(this.#resume, T_BODY, Math.max(1, this.#bodyDeadline - Date.now()));
+      w.wait(this, T_BODY, Math.max(1, this.#bodyDeadline - Date.now()));
     } else {
-      w.wait(this.#resume, T_BODY, this.#params.idleTimeout);
+      w.wait(this, T_BODY, this.#params.idleTimeout);
     }
   }
 
@@ -1749,7 +1754,7 @@ export class HTTP1ServerConnection {
     this.context = context;
     this.#params = resolveParams(params, false);
     this.#wire = new Wire(stream);
-    this.#wire.onTimeout = this.#onTimeout;
+    this.#wire.owner = this;
   }
 
   /** Starts reading requests and handing them to `delegate`. */
@@ -1813,7 +1818,7 @@ export class HTTP1ServerConnection {
           w.closeSoon();
           break;
         }
-        w.wait(this.#onData, T_IDLE, this.#params.idleTimeout);
+        w.wait(this, T_IDLE, this.#params.idleTimeout);
         break;
       }
       const conn = new HTTP1Connection(this.stream, false, this.#params as never, this.context, w);
@@ -1832,9 +1837,10 @@ export class HTTP1ServerConnection {
     this.#looping = false;
   }
 
-  #onData = (): void => {
+  /** @internal Bytes (or EOF) arrived while idle. */
+  resume(): void {
     this.#loop();
-  };
+  }
 
   #requestDone = (keepAlive: boolean): void => {
     const conn = this.#current;
@@ -1856,7 +1862,8 @@ export class HTTP1ServerConnection {
     this.#loop();
   };
 
-  #onTimeout = (kind: number): void => {
+  /** @internal A timeout of this connection expired. */
+  onTimeout(kind: number): void {
     const cur = this.#current;
     if (cur !== null) {
       cur.onTimeout(kind);
@@ -1865,7 +1872,7 @@ export class HTTP1ServerConnection {
     // Idle between requests.
     this.stream.close();
     this.#end();
-  };
+  }
 
   #onStreamClose = (): void => {
     const cur = this.#current;
