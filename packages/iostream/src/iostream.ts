@@ -78,6 +78,8 @@ const R_INTO = 4;
 const R_CLOSE = 5;
 
 const EMPTY = Buffer.alloc(0);
+// The most bytes of a chunk worth mirroring as text for delimiter searches (sockets deliver <= 64 KiB).
+const MAX_MIRROR = 1024 * 1024;
 
 // Peer disconnects: routine, so not logged (Tornado's _is_connreset).
 const QUIET_ERRORS = new Set([
@@ -999,7 +1001,7 @@ export class IOStream {
       const c = chunks[n - 1]!;
       const off = this.#firstOff;
       let idx: number;
-      if (this.#searched !== c) {
+      if (this.#searched !== c || c.length - off > MAX_MIRROR) {
         this.#searched = c;
         this.#text = '';
         idx = c.indexOf(d, off + from);

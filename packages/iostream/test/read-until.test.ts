@@ -163,6 +163,19 @@ describe('readUntil', () => {
     );
   });
 
+  it('successive reads in one big chunk (not mirrored while over 1 MiB remain)', async () => {
+    const { sock, s } = fakeStream();
+    const big = 'x'.repeat(1536 * 1024);
+    sock.feed(`a\n${big}\nb\nc\n`);
+    await tick();
+    expect((await s.readUntil('\n')).toString()).toBe('a\n');
+    expect((await s.readUntil('\n')).length).toBe(big.length + 1);
+    expect((await s.readUntil('\n')).toString()).toBe('b\n');
+    expect(s.tryReadUntil('\n')?.toString()).toBe('c\n');
+    expect(s.readBufferSize).toBe(0);
+    s.close();
+  });
+
   it('rejects an empty delimiter and a bad maxBytes', () => {
     const { s } = fakeStream();
     expect(() => s.readUntil('')).toThrow(TypeError);
