@@ -44,3 +44,4 @@ export {
   splitHostAndPort,
   urlConcat,
 } from './httputil';
+export { KNOWN_METHODS } from './parse';
