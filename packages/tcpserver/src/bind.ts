@@ -43,6 +43,15 @@ export function supportsReusePort(version: string = process.versions.node): bool
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
+function checkBacklog(backlog: number | undefined): number {
+  if (backlog === undefined) return DEFAULT_BACKLOG;
+  // Node's listen() silently ignores a backlog it cannot use: say so instead.
+  if (!Number.isInteger(backlog) || backlog < 0) {
+    throw new RangeError(`backlog must be a non-negative integer, got ${String(backlog)}`);
+  }
+  return backlog;
+}
+
 /** A fresh server that does not read from accepted sockets before a handler owns them. */
 function newServer(): Server {
   const server = createServer({ pauseOnConnect: true });
@@ -187,7 +196,7 @@ export async function bindSockets(
   const family = opts.family ?? 0;
   if (family !== 0 && family !== 4 && family !== 6)
     throw new RangeError(`family must be 0, 4 or 6, got ${family}`);
-  const backlog = opts.backlog ?? DEFAULT_BACKLOG;
+  const backlog = checkBacklog(opts.backlog);
   const reusePort = opts.reusePort === true;
   if (reusePort && !supportsReusePort()) throw new ReusePortUnsupportedError();
   const key = `tcp|${port}|${address ?? ''}|${family}|${reusePort}`;
@@ -225,8 +234,14 @@ export async function bindSockets(
  * ```
  */
 export async function bindUnixSocket(path: string, opts: BindUnixSocketOptions = {}): Promise<Server> {
+  if (typeof path !== 'string' || path === '') {
+    throw new TypeError(`path must be a non-empty string, got ${String(path)}`);
+  }
   const mode = opts.mode ?? 0o600;
-  const backlog = opts.backlog ?? DEFAULT_BACKLOG;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new RangeError(`mode must be permission bits from 0 to 0o7777, got ${String(mode)}`);
+  }
+  const backlog = checkBacklog(opts.backlog);
   const absolute = resolvePath(path);
   const key = `unix|${absolute}`;
   const inherited = await inheritedServers(key);

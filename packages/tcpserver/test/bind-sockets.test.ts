@@ -91,6 +91,9 @@ describe('bindSockets', () => {
     await expect(bindSockets(1.5)).rejects.toThrow(RangeError);
     await expect(bindSockets(0, '127.0.0.1', { family: 6 })).rejects.toThrow(/not an IPv6 address/);
     await expect(bindSockets(0, '127.0.0.1', { family: 5 as 4 })).rejects.toThrow(RangeError);
+    for (const backlog of [-1, 1.5, Number.NaN, '128' as unknown as number]) {
+      await expect(bindSockets(0, '127.0.0.1', { backlog })).rejects.toThrow(/backlog must be/);
+    }
   });
 
   it('fails with EADDRINUSE on a taken port and leaves nothing bound', async () => {

@@ -74,6 +74,15 @@ describe('bindUnixSocket', () => {
     expect(readFileSync(path, 'utf8')).toBe('keep me');
   });
 
+  it('rejects a bad path, mode or backlog before touching the file system', async () => {
+    const path = join(dir, 'bad.sock');
+    await expect(bindUnixSocket('')).rejects.toThrow(TypeError);
+    await expect(bindUnixSocket(path, { mode: 0o10000 })).rejects.toThrow(/mode must be/);
+    await expect(bindUnixSocket(path, { mode: -1 })).rejects.toThrow(/mode must be/);
+    await expect(bindUnixSocket(path, { backlog: -5 })).rejects.toThrow(/backlog must be/);
+    expect(() => statSync(path)).toThrow(/ENOENT/);
+  });
+
   it('passes other lstat and listen errors on', async () => {
     await expect(bindUnixSocket(join(dir, 'missing-dir', 'x.sock'))).rejects.toMatchObject({
       syscall: 'listen',
