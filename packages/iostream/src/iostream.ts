@@ -78,6 +78,8 @@ const R_INTO = 4;
 const R_CLOSE = 5;
 
 const EMPTY = Buffer.alloc(0);
+// setTimeout fires at once (with a warning) for longer delays.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 // The most bytes of a chunk worth mirroring as text for delimiter searches (sockets deliver <= 64 KiB).
 const MAX_MIRROR = 1024 * 1024;
 
@@ -144,6 +146,16 @@ function checkLimit(v: number | undefined, what: string): number {
     throw new RangeError(`${what} must be a non-negative finite number, got ${String(v)}`);
   }
   return Math.floor(v);
+}
+
+/** A timeout option in seconds as timer milliseconds; -1 for none (omitted, or too long for a timer). */
+function timeoutMs(seconds: number | undefined, what: string): number {
+  if (seconds === undefined || seconds === null) return -1;
+  if (typeof seconds !== 'number' || !(seconds >= 0)) {
+    throw new RangeError(`${what} must be a non-negative number of seconds, got ${String(seconds)}`);
+  }
+  const ms = seconds * 1000;
+  return ms > MAX_TIMER_MS ? -1 : ms;
 }
 
 function handled<T>(p: Promise<T>): Promise<T> {
@@ -583,6 +595,7 @@ export class IOStream {
    */
   static connect(port: number, host = 'localhost', opts: ConnectOptions = {}): Promise<IOStream> {
     return new Promise<IOStream>((resolve, reject) => {
+      const ms = timeoutMs(opts.timeout, 'timeout'); // a bad one rejects the promise
       const base: net.TcpNetConnectOpts = { port, host };
       if (opts.family !== undefined) base.family = opts.family;
       if (opts.localAddress !== undefined) base.localAddress = opts.localAddress;
@@ -613,8 +626,7 @@ export class IOStream {
       };
       sock.once('error', fail);
       sock.once(ready, onReady);
-      if (opts.timeout !== undefined && opts.timeout !== null) {
-        const ms = Math.max(0, opts.timeout * 1000);
+      if (ms >= 0) {
         timer = setTimeout(() => {
           const e = new Error(`connect to ${host}:${port} timed out after ${opts.timeout}s`) as Error & {
             code: string;

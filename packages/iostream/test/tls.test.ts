@@ -152,6 +152,21 @@ describe('SSLIOStream', () => {
       serverHostname: 'alpha.test',
     }).catch((e) => e);
     expect(bad).toBeInstanceOf(StreamClosedError);
+
+    // A timeout too long for a timer (Infinity) means none; it used to fire after 1 ms.
+    const slow = await IOStream.connect(port, '127.0.0.1', {
+      sslOptions: { ca: certA.cert },
+      serverHostname: 'alpha.test',
+      timeout: Number.POSITIVE_INFINITY,
+    });
+    await slow.write('again\n');
+    expect((await slow.readUntilClose()).toString()).toBe('again\n');
+  });
+
+  it('IOStream.connect rejects a bad timeout', async () => {
+    for (const timeout of [-1, Number.NaN, '2' as unknown as number]) {
+      await expect(IOStream.connect(1, '127.0.0.1', { timeout })).rejects.toThrow(/timeout must be/);
+    }
   });
 
   it('a TLS connect to a server that never answers the handshake times out', async () => {

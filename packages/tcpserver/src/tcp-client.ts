@@ -8,6 +8,19 @@ import * as tls from 'node:tls';
 import { TimeoutError } from '@tornado-ts/ioloop';
 import { IOStream, type IOStreamOptions, SSLIOStream } from '@tornado-ts/iostream';
 
+// setTimeout fires at once (with a warning) for longer delays.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration option in seconds as timer milliseconds; -1 for none (omitted, or too long for a timer). */
+function checkTimeout(seconds: number | undefined, what: string): number {
+  if (seconds === undefined || seconds === null) return -1;
+  if (typeof seconds !== 'number' || !(seconds >= 0)) {
+    throw new RangeError(`${what} must be a non-negative number of seconds, got ${String(seconds)}`);
+  }
+  const ms = seconds * 1000;
+  return ms > MAX_TIMER_MS ? -1 : ms;
+}
+
 /** Options of {@link TCPClient.connect}. Sizes are bytes, durations seconds. */
 export interface TCPClientConnectOptions extends IOStreamOptions {
   /** Address family to resolve `host` to: `4`, `6` or `0` (default: whatever the host has). */
@@ -64,12 +77,18 @@ export class TCPClient {
    */
   connect(host: string, port: number, opts: TCPClientConnectOptions = {}): Promise<IOStream> {
     return new Promise<IOStream>((resolve, reject) => {
+      // (A bad option throws here, in the executor: the promise rejects with it.)
+      const timeoutMs = checkTimeout(opts.timeout, 'timeout');
+      const attempt = checkTimeout(opts.connectAttemptTimeout, 'connectAttemptTimeout');
+      // Node wants an int32 of at least 10 ms here.
+      const attemptMs =
+        opts.connectAttemptTimeout === undefined ? 300 : attempt < 0 ? MAX_TIMER_MS : Math.ceil(attempt);
       const family = opts.af ?? 0;
       const connectOpts: net.TcpNetConnectOpts = { host, port };
       if (family !== 0) connectOpts.family = family;
       else if (net.isIP(host) === 0) {
         connectOpts.autoSelectFamily = true;
-        connectOpts.autoSelectFamilyAttemptTimeout = Math.max(10, (opts.connectAttemptTimeout ?? 0.3) * 1000);
+        connectOpts.autoSelectFamilyAttemptTimeout = Math.max(10, attemptMs);
       }
       if (this.#lookup !== undefined) connectOpts.lookup = this.#lookup;
       if (opts.sourceIp !== undefined) connectOpts.localAddress = opts.sourceIp;
@@ -110,10 +129,10 @@ export class TCPClient {
       };
       sock.once('error', onError);
       sock.once(ready, onReady);
-      if (opts.timeout !== undefined) {
+      if (timeoutMs >= 0) {
         timer = setTimeout(
           () => onError(new TimeoutError(`connecting to ${host}:${port} timed out after ${opts.timeout}s`)),
-          Math.max(0, opts.timeout * 1000),
+          timeoutMs,
         );
       }
     });

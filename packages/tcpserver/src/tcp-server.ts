@@ -40,6 +40,9 @@ export interface TCPServerOptions {
   handshakeTimeout?: number;
 }
 
+// setTimeout fires at once (with a warning) for longer delays.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function isBenignTlsError(err: unknown): boolean {
   const real = err !== null && typeof err === 'object' && 'realError' in err ? err.realError : err;
   if (real === null || real === undefined) return true; // the peer went away before or during the handshake
@@ -95,14 +98,23 @@ export class TCPServer {
   constructor(opts: TCPServerOptions = {}) {
     this.options = Object.freeze({ ...opts });
     const so: IOStreamOptions = {};
-    if (opts.maxBufferSize !== undefined) so.maxBufferSize = opts.maxBufferSize;
-    if (opts.readChunkSize !== undefined) so.readChunkSize = opts.readChunkSize;
-    if (opts.maxWriteBufferSize !== undefined) so.maxWriteBufferSize = opts.maxWriteBufferSize;
+    // Checked here, not at the first connection (where every accepted stream would fail).
+    for (const k of ['maxBufferSize', 'readChunkSize', 'maxWriteBufferSize'] as const) {
+      const v = opts[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) {
+        throw new RangeError(`${k} must be a non-negative finite number, got ${String(v)}`);
+      }
+      so[k] = v;
+    }
     this.streamOptions = Object.freeze(so);
     this.#noDelay = opts.noDelay !== false;
     const hs = opts.handshakeTimeout ?? 120;
-    if (!(hs >= 0)) throw new RangeError(`handshakeTimeout must be >= 0 seconds, got ${hs}`);
-    this.#handshakeMs = hs * 1000;
+    if (typeof hs !== 'number' || !(hs >= 0)) {
+      throw new RangeError(`handshakeTimeout must be >= 0 seconds, got ${String(hs)}`);
+    }
+    // Too long for a timer (setTimeout would fire at once): no limit.
+    this.#handshakeMs = hs * 1000 > MAX_TIMER_MS ? 0 : hs * 1000;
     if (opts.sslOptions !== undefined) {
       const ssl = opts.sslOptions;
       // Fail at construction, not at the first connection, when the key or certificate is bad.

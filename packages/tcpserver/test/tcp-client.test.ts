@@ -132,6 +132,28 @@ describe('TCPClient', () => {
     await once(held[0]!, 'end');
   });
 
+  it('rejects bad timeouts; a timeout too long for a timer means none; fractional attempt timeouts work', async () => {
+    const port = await echoServer('127.0.0.1');
+    const client = new TCPClient();
+    for (const timeout of [-1, Number.NaN, '1' as unknown as number]) {
+      await expect(client.connect('127.0.0.1', port, { timeout })).rejects.toThrow(/timeout must be/);
+    }
+    await expect(client.connect('localhost', port, { connectAttemptTimeout: -1 })).rejects.toThrow(
+      /connectAttemptTimeout must be/,
+    );
+    // Infinity used to become a 1 ms timer (Node's setTimeout overflow), shorter than a TLS handshake.
+    const tlsPort = await echoServer('127.0.0.1', { sslOptions: { key, cert } });
+    const a = await client.connect('localhost', tlsPort, {
+      sslOptions: { ca: cert },
+      af: 4,
+      timeout: Number.POSITIVE_INFINITY,
+    });
+    expect(await roundTrip(a, 'forever\n')).toMatch(/forever\n$/);
+    // 12.5 ms is not an integer: Node's autoSelectFamilyAttemptTimeout would have refused it.
+    const b = await client.connect('localhost', port, { af: 0, connectAttemptTimeout: 0.0125, timeout: 1e9 });
+    expect(await roundTrip(b, 'eyeballs\n')).toMatch(/eyeballs\n$/);
+  });
+
   it('passes buffer options to the stream', async () => {
     const [s] = await bindSockets(0, '127.0.0.1');
     cleanups.push(() => closeServer(s!));

@@ -199,8 +199,14 @@ describe('TCPServer', () => {
     expect(failures[0]).toMatch(/StreamBufferFullError|UnsatisfiableReadError/);
   });
 
-  it('validates handshakeTimeout', () => {
+  it('validates handshakeTimeout and the stream limits at construction', () => {
     expect(() => new TCPServer({ handshakeTimeout: -1 })).toThrow(RangeError);
+    expect(() => new TCPServer({ handshakeTimeout: Number.NaN })).toThrow(RangeError);
+    expect(() => new TCPServer({ maxBufferSize: -1 })).toThrow(/maxBufferSize must be/);
+    expect(() => new TCPServer({ readChunkSize: Number.POSITIVE_INFINITY })).toThrow(/readChunkSize must be/);
+    expect(() => new TCPServer({ maxWriteBufferSize: '1' as unknown as number })).toThrow(
+      /maxWriteBufferSize must be/,
+    );
   });
 
   it('does not let a slow handler delay other clients', async () => {

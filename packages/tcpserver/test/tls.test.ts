@@ -87,6 +87,17 @@ describe('TCPServer with sslOptions', () => {
     expect(await tlsRequest(port, 'still\n')).toBe('secure still\n');
   });
 
+  it('a handshakeTimeout too long for a timer means no limit (it used to fire after 1 ms)', async () => {
+    const [, port] = await start({ handshakeTimeout: Number.POSITIVE_INFINITY });
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    await once(sock, 'connect');
+    // Past the 1 ms an overflowing timer would take, the silent connection is still open.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sock.destroyed).toBe(false);
+    sock.destroy();
+    expect(await tlsRequest(port, 'patient\n')).toBe('secure patient\n');
+  });
+
   it('closes connections that do not finish the handshake in handshakeTimeout', async () => {
     logs = captureLogs();
     const [, port] = await start({ handshakeTimeout: 0.05 });
