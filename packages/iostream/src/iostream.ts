@@ -158,6 +158,12 @@ function timeoutMs(seconds: number | undefined, what: string): number {
   return ms > MAX_TIMER_MS ? -1 : ms;
 }
 
+/** The end position of the first match of `re` (no g/y flags) in `text`, or -1. */
+function matchEnd(re: RegExp, text: string): number {
+  const m = re.exec(text);
+  return m === null ? -1 : m.index + m[0].length;
+}
+
 function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(noop);
   return p;
@@ -364,27 +370,18 @@ export class IOStream {
     if (!(re instanceof RegExp)) throw new TypeError('readUntilRegex needs a RegExp');
     const r = re.global || re.sticky ? new RegExp(re.source, re.flags.replace(/[gy]/g, '')) : re;
     const max = checkLimit(opts?.maxBytes, 'maxBytes');
-    this.#regexText = this.#size > 0 ? this.#latin1() : '';
-    if (this.#size > 0) {
-      const end = this.#matchRegex(r);
+    const text = this.#size > 0 ? this.#latin1() : '';
+    if (text !== '') {
+      const end = matchEnd(r, text);
       if (end >= 0) {
-        this.#regexText = '';
         if (max >= 0 && end > max) return this.#rejectNow(this.#unsatisfiable(r, max));
         return Promise.resolve(this.#consume(end));
       }
-      if (max >= 0 && this.#size > max) {
-        this.#regexText = '';
-        return this.#rejectNow(this.#unsatisfiable(r, max));
-      }
+      if (max >= 0 && this.#size > max) return this.#rejectNow(this.#unsatisfiable(r, max));
     }
-    if (this.#closed) {
-      this.#regexText = '';
-      return Promise.reject(new StreamClosedError(this.#error));
-    }
-    if (this.#size >= this.#maxBufferSize) {
-      this.#regexText = '';
-      return this.#rejectNow(this.#bufferFull());
-    }
+    if (this.#closed) return Promise.reject(new StreamClosedError(this.#error));
+    if (this.#size >= this.#maxBufferSize) return this.#rejectNow(this.#bufferFull());
+    this.#regexText = text; // kept up to date as data arrives while the read is pending
     this.#readRegex = r;
     this.#readMax = max;
     return this.#pend(R_REGEX) as Promise<Buffer>;
@@ -804,7 +801,7 @@ export class IOStream {
       case R_REGEX: {
         const re = this.#readRegex!;
         const max = this.#readMax;
-        const end = this.#matchRegex(re);
+        const end = matchEnd(re, this.#regexText);
         if (end >= 0) {
           if (max >= 0 && end > max) this.#failRead(this.#unsatisfiable(re, max));
           else this.#finishRead(this.#consume(end));
@@ -1098,12 +1095,6 @@ export class IOStream {
     return s;
   }
 
-  /** The end position of the first match of `re` in the buffer (as latin1 text), or -1. */
-  #matchRegex(re: RegExp): number {
-    re.lastIndex = 0;
-    const m = re.exec(this.#regexText);
-    return m === null ? -1 : m.index + m[0].length;
-  }
 }
 
 function isHandshakeDone(s: tls.TLSSocket): boolean {
