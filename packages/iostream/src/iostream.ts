@@ -1094,7 +1094,6 @@ export class IOStream {
     }
     return s;
   }
-
 }
 
 function isHandshakeDone(s: tls.TLSSocket): boolean {
