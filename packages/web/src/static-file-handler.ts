@@ -206,16 +206,20 @@ export class StaticFileHandler extends RequestHandler {
     if (st.isDirectory()) {
       if (this.defaultFilename === null) throw new HTTPError(403, '%s is a directory', null, [this.path]);
       if (!this.request.path.endsWith('/')) {
-        if (this.request.path.startsWith('//'))
+        if (/^[/\\]{2}/.test(this.request.path))
           throw new HTTPError(403, 'cannot redirect path with two initial slashes');
         this.redirect(`${this.request.path}/`, true);
         return null;
       }
-      real = join(real, this.defaultFilename);
       try {
+        // the default file may itself be a symlink: it must stay inside the root too
+        real = await realpath(join(real, this.defaultFilename));
         st = await stat(real);
       } catch {
         throw new HTTPError(404);
+      }
+      if (!real.startsWith(realRoot + sep)) {
+        throw new HTTPError(403, '%s is not in root static directory', null, [this.path]);
       }
     }
     if (!st.isFile()) throw new HTTPError(403, '%s is not a file', null, [this.path]);
