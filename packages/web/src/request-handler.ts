@@ -67,6 +67,8 @@ const CONTROL_CHARS_RE = /[\x00-\x08\x0e-\x1f]/g;
 const ETAG_RE = /\*|(?:W\/)?"[^"]*"/g;
 const STREAM_BODY = Symbol.for('tornado-ts.streamRequestBody');
 const UNSET: unique symbol = Symbol('unset');
+/** Browsers read `//host` and `/\\host` as another host: collapsed to one `/` in redirects we build. */
+const LEADING_SLASHES_RE = /^[/\\]{2,}/;
 
 interface MethodTable {
   /** method name → handler function name, or null when unsupported */
@@ -1219,7 +1221,10 @@ export function authenticated<H extends RequestHandler, A extends unknown[], R>(
       if (m === 'GET' || m === 'HEAD') {
         let url = this.getLoginUrl();
         if (!url.includes('?')) {
-          const next = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url) ? this.request.fullUrl() : this.request.uri;
+          // a path starting with `//` (or `/\\`) would make `next` protocol-relative: another host
+          const next = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
+            ? this.request.fullUrl()
+            : this.request.uri.replace(LEADING_SLASHES_RE, '/');
           url += `?${new URLSearchParams({ next }).toString()}`;
         }
         this.redirect(url);
@@ -1252,7 +1257,7 @@ export function removeslash<H extends RequestHandler, A extends unknown[], R>(
       if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
       let uri = path.replace(/\/+$/, '');
       if (!uri) throw new HTTPError(404);
-      if (uri.startsWith('//')) uri = `/${uri.replace(/^\/+/, '')}`;
+      uri = uri.replace(LEADING_SLASHES_RE, '/'); // `//host` or `/\host` would leave the site
       if (this.request.query) uri += `?${this.request.query}`;
       this.redirect(uri, true);
       return undefined;
@@ -1281,7 +1286,7 @@ export function addslash<H extends RequestHandler, A extends unknown[], R>(
       const m = this.request.method;
       if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
       let uri = `${path}/`;
-      if (uri.startsWith('//')) uri = `/${uri.replace(/^\/+/, '')}`;
+      uri = uri.replace(LEADING_SLASHES_RE, '/'); // `//host` or `/\host` would leave the site
       if (this.request.query) uri += `?${this.request.query}`;
       this.redirect(uri, true);
       return undefined;
