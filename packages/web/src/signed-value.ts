@@ -102,18 +102,19 @@ interface V2Fields {
 }
 
 function decodeFieldsV2(value: string): V2Fields | null {
+  // field lengths count UTF-8 bytes (a cookie name may be non-ASCII), so parse the bytes
+  const b = Buffer.from(value, 'utf8');
   let pos = 2;
   const fields: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const colon = value.indexOf(':', pos);
+    const colon = b.indexOf(0x3a, pos);
     if (colon < 0) return null;
-    const lenStr = value.slice(pos, colon);
+    const lenStr = b.toString('latin1', pos, colon);
     if (!/^[0-9]+$/.test(lenStr)) return null;
-    const n = Number(lenStr);
-    const f = value.slice(colon + 1, colon + 1 + n);
-    if (f.length !== n || value[colon + 1 + n] !== '|') return null;
-    fields.push(f);
-    pos = colon + 2 + n;
+    const end = colon + 1 + Number(lenStr);
+    if (end >= b.length || b[end] !== 0x7c) return null;
+    fields.push(b.toString('utf8', colon + 1, end));
+    pos = end + 1;
   }
   const [kv, timestamp, name, val] = fields as [string, string, string, string];
   if (!/^-?[0-9]+$/.test(kv)) return null;
@@ -122,8 +123,8 @@ function decodeFieldsV2(value: string): V2Fields | null {
     timestamp,
     name,
     value: val,
-    signature: value.slice(pos),
-    signed: value.slice(0, pos),
+    signature: b.toString('utf8', pos),
+    signed: b.toString('utf8', 0, pos),
   };
 }
 
