@@ -8,10 +8,10 @@
  *
  * @module
  */
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { appLog, describeError, genLog } from '@tornado-ts/ioloop';
-import type { IOStream } from '@tornado-ts/iostream';
+import { type IOStream, StreamClosedError } from '@tornado-ts/iostream';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import {
   type HTTPConnection,
@@ -150,6 +150,12 @@ const READ_SIZE = 64 * 1024;
 const BATCH_LIMIT = 32 * 1024;
 const noop = (): void => {};
 const PARTIAL = { partial: true } as const;
+const DONE: Promise<void> = Promise.resolve();
+interface FlushWaiter {
+  n: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
 function flushWire(w: Wire): void {
   w.flush();
 }
@@ -258,6 +264,8 @@ export class Wire {
 
   constructor(stream: IOStream) {
     this.stream = stream;
+    const sock = stream.socket;
+    this.#sock = sock instanceof NetSocket ? sock : null;
   }
 
   get avail(): number {
@@ -378,16 +386,12 @@ export class Wire {
     const len = typeof data === 'string' ? data.length : data.byteLength;
     if (len > BATCH_LIMIT) {
       this.flush();
-      const w = this.stream.write(data);
-      this.#lastWrite = w;
-      return w;
+      return this.#write(data);
     }
     if (this.#out === null) {
       if (this.avail === 0 && !this.#reading) {
         // No pipelined request waiting behind this one: nothing to batch with.
-        const w = this.stream.write(data);
-        this.#lastWrite = w;
-        return w;
+        return this.#write(data);
       }
       this.#out = [data];
       this.#outAllStrings = typeof data === 'string';
@@ -424,12 +428,78 @@ export class Wire {
     if (parts.length === 1) data = parts[0] as string | Uint8Array;
     else if (this.#outAllStrings) data = (parts as string[]).join('');
     else data = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
-    const w = this.stream.write(data);
-    this.#lastWrite = w;
-    w.then(resolve, reject);
+    this.#write(data).then(resolve, reject);
   }
 
   #lastWrite: Promise<void> | null = null;
+
+  // Direct socket writes. IOStream.write costs a promise, a cork and a nextTick per call; for a
+  // net.Socket we write to the socket ourselves (IOStream never buffers writes of its own, so the
+  // order with its writes is kept) and make a promise only when the kernel did not take the bytes
+  // at once: a response that went out in full gets a shared resolved promise.
+  readonly #sock: Socket | null;
+  /** Writes handed to the socket / completed (by its callbacks), for the flush waiters. */
+  #issued = 0;
+  #written = 0;
+  #flushWaiters: FlushWaiter[] | null = null;
+
+  /** Hands `data` to the socket; resolves once the kernel has it (strings as UTF-8). */
+  #write(data: string | Uint8Array): Promise<void> {
+    const sock = this.#sock;
+    if (sock === null) {
+      const w = this.stream.write(data);
+      this.#lastWrite = w;
+      return w;
+    }
+    if (sock.destroyed || this.stream.closed()) {
+      const p = Promise.reject(new StreamClosedError(this.stream.error));
+      p.catch(noop);
+      this.#lastWrite = p;
+      return p;
+    }
+    const n = ++this.#issued;
+    sock.write(data, this.#onWritten);
+    if (sock.writableLength === 0) {
+      // Taken by the kernel already (the socket's callback still comes, on the next tick).
+      this.#lastWrite = DONE;
+      return DONE;
+    }
+    const p = new Promise<void>((resolve, reject) => {
+      (this.#flushWaiters ??= []).push({ n, resolve, reject });
+    });
+    p.catch(noop);
+    this.#lastWrite = p;
+    return p;
+  }
+
+  #onWritten = (err?: Error | null): void => {
+    this.#written++;
+    const waiters = this.#flushWaiters;
+    if (waiters === null) {
+      if (err) this.stream.close(err);
+      return;
+    }
+    if (err || this.stream.closed()) {
+      this.#failWrites(err ?? null);
+      return;
+    }
+    const done = this.#written;
+    let i = 0;
+    while (i < waiters.length && (waiters[i] as FlushWaiter).n <= done)
+      (waiters[i++] as FlushWaiter).resolve();
+    if (i === waiters.length) this.#flushWaiters = null;
+    else if (i > 0) waiters.splice(0, i);
+  };
+
+  /** Rejects every write not yet flushed (the stream closed, or a write failed). */
+  #failWrites(err: Error | null): void {
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = null;
+    if (err) this.stream.close(err);
+    if (waiters === null) return;
+    const e = new StreamClosedError(err ?? this.stream.error);
+    for (const w of waiters) w.reject(e);
+  }
 
   /** Closes the stream once everything queued was handed to the kernel. */
   closeSoon(): void {
@@ -479,6 +549,7 @@ export class Wire {
 
   /** Stops the timer and drops the buffer (connection over). */
   dispose(): void {
+    if (this.stream.closed()) this.#failWrites(null);
     deadlines.remove(this);
     this.#timerKind = T_NONE;
     this.#waiter = null;
