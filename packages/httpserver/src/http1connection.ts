@@ -583,6 +583,31 @@ function dateHeaderLine(): string {
   return dateLine;
 }
 
+/** A validated `HTTP/1.1 code reason\r\n` line. */
+interface StatusLine {
+  reason: string;
+  line: string;
+  latin1: boolean;
+}
+/** The last status line built per code: responses repeat the same few. */
+const statusLines = new Map<number, StatusLine>();
+
+/**
+ * The status line for `code` and `reason`, validated once per distinct pair.
+ *
+ * @throws {HTTPOutputError} for a code outside 100..999 or a reason with CR, LF or control bytes.
+ */
+function statusLine(code: number, reason: string): StatusLine {
+  const cached = statusLines.get(code);
+  if (cached !== undefined && cached.reason === reason) return cached;
+  if (!Number.isInteger(code) || code < 100 || code > 999)
+    throw new HTTPOutputError(`Invalid status code ${code}`);
+  if (!isSendable(reason)) throw new HTTPOutputError('Invalid reason phrase');
+  const sl: StatusLine = { reason, line: `HTTP/1.1 ${code} ${reason}\r\n`, latin1: NON_ASCII.test(reason) };
+  statusLines.set(code, sl);
+  return sl;
+}
+
 // Reading states.
 const S_HEAD = 0;
 const S_HEADERS_CB = 1;
@@ -1540,18 +1565,18 @@ export class HTTP1Connection implements HTTPConnection {
     } else {
       const res = startLine as ResponseStartLine;
       const code = res.code;
-      if (!Number.isInteger(code) || code < 100 || code > 999)
-        throw new HTTPOutputError(`Invalid status code ${code}`);
-      if (!isSendable(res.reason)) throw new HTTPOutputError('Invalid reason phrase');
-      if (!latin1 && NON_ASCII.test(res.reason)) latin1 = true;
+      const status = statusLine(code, res.reason);
+      if (status.latin1) latin1 = true;
+      const st = serializeState;
+      const cl = st.contentLength;
+      const hasCl = cl !== undefined;
       const req = this.#requestStartLine;
       const reqVersion = req?.version ?? 'HTTP/1.1';
       const isHead = req?.method === 'HEAD';
-      const hasCl = headers.has('content-length');
       const noBody = code === 204 || code === 304 || (code >= 100 && code < 200);
       this.#chunkingOutput =
-        reqVersion === 'HTTP/1.1' && !isHead && !noBody && !hasCl && !headers.has('transfer-encoding');
-      head = `HTTP/1.1 ${code} ${res.reason}\r\n${fields}`;
+        reqVersion === 'HTTP/1.1' && !isHead && !noBody && !hasCl && !st.transferEncoding;
+      head = status.line + fields;
       const reqConn = this.#requestHeaders?.get('connection');
       // Answering before the body was read: the rest of it is discarded and the connection closes.
       if (!this.#readFinished && this.#requestStartLine !== null && this.#bodyState !== S_FINISH) {
@@ -1574,18 +1599,18 @@ export class HTTP1Connection implements HTTPConnection {
           (!hasCl && !isHead && !noBody)
         ) {
           this.#disconnectOnFinish = true;
-        } else if (!headers.has('connection')) {
+        } else if (!st.connection) {
           head += 'Connection: keep-alive\r\n';
         }
       }
-      if (this.#disconnectOnFinish && reqVersion === 'HTTP/1.1' && !headers.has('connection')) {
+      if (this.#disconnectOnFinish && reqVersion === 'HTTP/1.1' && !st.connection) {
         head += 'Connection: close\r\n';
       }
       if (this.#chunkingOutput) head += 'Transfer-Encoding: chunked\r\n';
-      if (!headers.has('date')) head += dateHeaderLine();
+      if (!st.date) head += dateHeaderLine();
       if (isHead || code === 304 || noBody) this.#expectedRemaining = 0;
       else if (hasCl) {
-        const n = parseContentLength(headers.get('content-length') as string);
+        const n = parseContentLength(cl);
         if (n < 0) throw new HTTPOutputError('Invalid Content-Length header');
         this.#expectedRemaining = n;
       } else this.#expectedRemaining = -1;

@@ -17,8 +17,18 @@ const BAD_OUT_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 /** Anything but HTAB, SP and VCHAR: the slow path of the value check. */
 const NOT_PLAIN = /[^\t\x20-\x7e]/;
 
-/** @internal Whether the last {@link HTTPHeaders.serialize} met bytes above 0x7F. */
-export const serializeState = { latin1: false };
+/**
+ * @internal What the last {@link HTTPHeaders.serialize} saw, so the writer needs no further
+ * lookups: bytes above 0x7F, and the fields that shape the framing.
+ */
+export const serializeState = {
+  latin1: false,
+  /** The `Content-Length` value (repeats joined with ","), or `undefined`. */
+  contentLength: undefined as string | undefined,
+  transferEncoding: false,
+  connection: false,
+  date: false,
+};
 
 /** Whether a string may be sent as a reason phrase or field value (HTAB, SP, VCHAR, obs-text). */
 export function isSendable(v: string): boolean {
@@ -28,6 +38,8 @@ export function isSendable(v: string): boolean {
 interface HeaderEntry {
   /** The name as first added (HTTP names are case-insensitive; this keeps the caller's case). */
   name: string;
+  /** The name lower-cased (the map key). */
+  key: string;
   value: string;
   /** Further values of a repeated field, or null. */
   more: string[] | null;
@@ -67,7 +79,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     const key = name.toLowerCase();
     const e = this.#map.get(key);
     if (e === undefined) {
-      this.#map.set(key, { name, value: String(value), more: null });
+      this.#map.set(key, { name, key, value: String(value), more: null });
     } else if (e.more === null) {
       e.more = [String(value)];
     } else {
@@ -95,7 +107,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   set(name: string, value: string): void {
     const key = name.toLowerCase();
     const e = this.#map.get(key);
-    if (e === undefined) this.#map.set(key, { name, value: String(value), more: null });
+    if (e === undefined) this.#map.set(key, { name, key, value: String(value), more: null });
     else {
       e.value = String(value);
       e.more = null;
@@ -172,6 +184,10 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   serialize(): string {
     let s = '';
     let latin1 = false;
+    let contentLength: string | undefined;
+    let transferEncoding = false;
+    let connection = false;
+    let date = false;
     for (const e of this.#map.values()) {
       const name = e.name;
       if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
@@ -190,7 +206,26 @@ export class HTTPHeaders implements Iterable<[string, string]> {
           s += `${name}: ${m}\r\n`;
         }
       }
+      switch (e.key) {
+        case 'content-length':
+          contentLength = e.more === null ? v : `${v},${e.more.join(',')}`;
+          break;
+        case 'transfer-encoding':
+          transferEncoding = true;
+          break;
+        case 'connection':
+          connection = true;
+          break;
+        case 'date':
+          date = true;
+          break;
+      }
     }
+    const st = serializeState;
+    st.contentLength = contentLength;
+    st.transferEncoding = transferEncoding;
+    st.connection = connection;
+    st.date = date;
     serializeState.latin1 = latin1;
     return s;
   }
@@ -364,12 +399,6 @@ export function parseQsBytes(qs: string): Arguments {
 function qsDecode(s: string): string {
   if (s.indexOf('+') !== -1) s = s.replace(/\+/g, ' ');
   return s.indexOf('%') === -1 ? s : qsUnescape(s);
-}
-
-function cloneArgs(a: Arguments): Arguments {
-  const out = emptyArgs<string[]>();
-  for (const k in a) out[k] = (a[k] as string[]).slice();
-  return out;
 }
 
 /**
@@ -645,6 +674,24 @@ export function urlConcat(
   return `${base}${qs ? `?${qs}` : ''}${fragment}`;
 }
 
+/** `host` lower-cased without a `:port` suffix (as `splitHostAndPort(host.toLowerCase())[0]`). */
+function hostNameOf(host: string): string {
+  const colon = host.lastIndexOf(':');
+  let end = host.length;
+  if (colon > 0 && colon < end - 1) {
+    let digits = true;
+    for (let i = colon + 1; i < end; i++) {
+      const c = host.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) {
+        digits = false;
+        break;
+      }
+    }
+    if (digits) end = colon;
+  }
+  return (end === host.length ? host : host.slice(0, end)).toLowerCase();
+}
+
 /** Splits `host:port` (or `[v6]:port`) into the host and the port (null when absent). */
 export function splitHostAndPort(netloc: string): [string, number | null] {
   const colon = netloc.lastIndexOf(':');
@@ -724,14 +771,48 @@ export class HTTPServerRequest {
   remoteIp: string | null;
   /** `http` or `https` (from the connection's context). */
   protocol: string;
+  // Argument records are built on first use: most requests never look at them.
+  #query0: string;
+  #arguments: Arguments | null = null;
+  #queryArguments: Arguments | null = null;
+  #bodyArguments: Arguments | null = null;
+  #files: Files | null;
+
   /** Query and body arguments merged. */
-  arguments: Arguments;
+  get arguments(): Arguments {
+    if (this.#arguments === null) this.#arguments = parseQsBytes(this.#query0);
+    return this.#arguments;
+  }
+  set arguments(v: Arguments) {
+    this.#arguments = v;
+  }
+
   /** Arguments from the query string. */
-  queryArguments: Arguments;
+  get queryArguments(): Arguments {
+    if (this.#queryArguments === null) this.#queryArguments = parseQsBytes(this.#query0);
+    return this.#queryArguments;
+  }
+  set queryArguments(v: Arguments) {
+    this.#queryArguments = v;
+  }
+
   /** Arguments from a form body (filled by {@link parseBody}). */
-  bodyArguments: Arguments;
+  get bodyArguments(): Arguments {
+    if (this.#bodyArguments === null) this.#bodyArguments = emptyArgs<string[]>();
+    return this.#bodyArguments;
+  }
+  set bodyArguments(v: Arguments) {
+    this.#bodyArguments = v;
+  }
+
   /** Uploaded files (filled by {@link parseBody}). */
-  files: Files;
+  get files(): Files {
+    if (this.#files === null) this.#files = emptyArgs<HTTPFile[]>();
+    return this.#files;
+  }
+  set files(v: Files) {
+    this.#files = v;
+  }
   /** The connection to answer on (`writeHeaders`/`write`/`finish`). */
   connection: HTTPConnection | undefined;
   /** The server-side connection that carried the request. */
@@ -750,7 +831,7 @@ export class HTTPServerRequest {
     const ctx = opts.connection?.context;
     this.remoteIp = ctx ? ctx.remoteIp : null;
     this.protocol = ctx ? ctx.protocol : 'http';
-    this.files = opts.files ?? emptyArgs<HTTPFile[]>();
+    this.#files = opts.files ?? null;
     this.connection = opts.connection;
     this.serverConnection = opts.serverConnection;
     this.#start = performance.now();
@@ -778,10 +859,8 @@ export class HTTPServerRequest {
     this.path = path;
     this.query = query;
     this.host = opts.host ?? authority ?? this.headers.get('host') ?? '127.0.0.1';
-    this.hostName = splitHostAndPort(this.host.toLowerCase())[0];
-    this.queryArguments = parseQsBytes(query);
-    this.arguments = query.length === 0 ? emptyArgs<string[]>() : cloneArgs(this.queryArguments);
-    this.bodyArguments = emptyArgs<string[]>();
+    this.hostName = hostNameOf(this.host);
+    this.#query0 = query;
   }
 
   /** Cookies from the `Cookie` header, parsed once. */

@@ -20,13 +20,6 @@ export const TCHAR: Uint8Array = (() => {
 /** Longest method we accept; the longest registered one (`UPDATEREDIRECTREF`) has 17 bytes. */
 export const MAX_METHOD_LENGTH = 32;
 
-/**
- * Bytes that may never appear in a head outside the CRLF line breaks: CTLs other than HTAB, DEL,
- * a CR not followed by LF, a LF not preceded by CR.
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point
-const BAD_HEAD_BYTE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-
 /** Field-value bytes: HTAB, SP, VCHAR, obs-text. Anything else is rejected. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point
 const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -43,13 +36,23 @@ export function isToken(s: string, start = 0, end = s.length): boolean {
 
 /** Throws when the head (request line + header lines, CRLF separated) holds a forbidden byte. */
 export function checkHeadBytes(head: string): void {
-  const m = BAD_HEAD_BYTE.exec(head);
-  if (m !== null) {
-    const c = head.charCodeAt(m.index);
-    const what =
-      c === 13 ? 'bare CR' : c === 10 ? 'bare LF' : `control byte 0x${c.toString(16).padStart(2, '0')}`;
-    throw new HTTPInputError(`Malformed HTTP message: ${what} at offset ${m.index}`);
+  // One pass in plain JS: cheaper than a regex with look-around on the per-request path.
+  const n = head.length;
+  for (let i = 0; i < n; i++) {
+    const c = head.charCodeAt(i);
+    if (c >= 0x20) {
+      if (c === 0x7f) badHeadByte(c, i);
+    } else if (c === 13) {
+      if (i + 1 < n && head.charCodeAt(i + 1) === 10) i++;
+      else badHeadByte(c, i);
+    } else if (c !== 0x09) badHeadByte(c, i);
   }
+}
+
+function badHeadByte(c: number, at: number): never {
+  const what =
+    c === 13 ? 'bare CR' : c === 10 ? 'bare LF' : `control byte 0x${c.toString(16).padStart(2, '0')}`;
+  throw new HTTPInputError(`Malformed HTTP message: ${what} at offset ${at}`);
 }
 
 /** Whether a string may be sent as a field value (no CR, LF, NUL or other CTL except HTAB). */

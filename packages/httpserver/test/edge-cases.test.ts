@@ -196,6 +196,29 @@ describe('output validation', () => {
     expect(r.data).not.toContain('Evil');
   });
 
+  it('checks every reason phrase, also for a status code answered before', async () => {
+    const reasons: Record<string, string> = { '/a': 'OK', '/b': 'Fine', '/c': 'OK\r\nX-Evil: 1', '/d': 'OK' };
+    s = await startServer((req) => {
+      void req.connection!.writeHeaders(
+        new ResponseStartLine('HTTP/1.1', 200, reasons[req.path] as string),
+        new HTTPHeaders({ 'Content-Length': '0' }),
+      );
+      req.connection!.finish();
+    });
+    const r = await raw(
+      s.port,
+      ['/a', '/b', '/a', '/c'].map((p) => `GET ${p} HTTP/1.1\r\n${H}\r\n`).join(''),
+      { until: (d) => d.includes(' 500 ') },
+    );
+    expect(r.data.match(/^HTTP\/1\.1 .*$/gm)).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 200 Fine',
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 500 Internal Server Error',
+    ]);
+    expect(r.data).not.toContain('Evil');
+  });
+
   it('batches many pipelined responses, large ones included, in order', async () => {
     s = await startServer((req) => {
       const size = Number(req.path.slice(1));
