@@ -345,9 +345,39 @@ export class Wire {
       queueMicrotask(() => this.#fire());
       return;
     }
+    if (this.#direct) return; // the socket's 'data' or 'close' event calls back
     this.#reading = true;
     this.stream.readBytes(READ_SIZE, PARTIAL).then(this.#onChunk, this.#onReadError);
   }
+
+  // Server connections take bytes from the stream when its socket emits them (our listeners run
+  // after the IOStream's, which has buffered the chunk by then): no read promise and no microtask
+  // hop per request. Bytes that arrive while nobody waits stay in the IOStream (bounded by its
+  // maxBufferSize, which pauses the socket).
+  #direct = false;
+
+  /** @internal Switches to reading in the socket's events (server connections over a net.Socket). */
+  readDirectly(): void {
+    const sock = this.#sock;
+    if (sock === null || this.#direct) return;
+    this.#direct = true;
+    sock.on('data', this.#onSockData);
+    sock.on('end', this.#onSockClose);
+    sock.on('close', this.#onSockClose);
+  }
+
+  #onSockData = (): void => {
+    if (this.#waiter !== null && this.pull()) this.#fire();
+  };
+
+  #onSockClose = (): void => {
+    if (this.#waiter === null) return;
+    if (this.pull()) this.#fire();
+    else if (this.stream.closed()) {
+      this.eof = true;
+      this.#fire();
+    }
+  };
 
   get waiting(): boolean {
     return this.#waiter !== null;
@@ -550,6 +580,13 @@ export class Wire {
   /** Stops the timer and drops the buffer (connection over). */
   dispose(): void {
     if (this.stream.closed()) this.#failWrites(null);
+    if (this.#direct) {
+      this.#direct = false;
+      const sock = this.#sock as Socket;
+      sock.off('data', this.#onSockData);
+      sock.off('end', this.#onSockClose);
+      sock.off('close', this.#onSockClose);
+    }
     deadlines.remove(this);
     this.#timerKind = T_NONE;
     this.#waiter = null;
@@ -1851,6 +1888,7 @@ export class HTTP1ServerConnection {
     this.#params = resolveParams(params, false);
     this.#wire = new Wire(stream);
     this.#wire.owner = this;
+    this.#wire.readDirectly();
   }
 
   /** Starts reading requests and handing them to `delegate`. */
