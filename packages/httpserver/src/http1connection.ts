@@ -411,17 +411,23 @@ export class Wire {
   #outResolve: (() => void) | null = null;
   #outReject: ((e: Error) => void) | null = null;
 
-  /** Queues bytes for the socket (strings as UTF-8); resolves when they were handed to the kernel. */
-  send(data: string | Uint8Array): Promise<void> {
+  /**
+   * Queues bytes for the socket (strings as UTF-8, or as latin1 — one byte per character — with
+   * `latin1`); resolves when they were handed to the kernel.
+   */
+  send(data: string | Uint8Array, latin1 = false): Promise<void> {
     const len = typeof data === 'string' ? data.length : data.byteLength;
     if (len > BATCH_LIMIT) {
       this.flush();
-      return this.#write(data);
+      return this.#write(data, latin1);
+    }
+    if (latin1 && typeof data === 'string' && (this.#out !== null || this.avail > 0 || this.#reading)) {
+      data = Buffer.from(data, 'latin1'); // batched parts are UTF-8 strings or bytes
     }
     if (this.#out === null) {
       if (this.avail === 0 && !this.#reading) {
         // No pipelined request waiting behind this one: nothing to batch with.
-        return this.#write(data);
+        return this.#write(data, latin1);
       }
       this.#out = [data];
       this.#outAllStrings = typeof data === 'string';
@@ -458,7 +464,7 @@ export class Wire {
     if (parts.length === 1) data = parts[0] as string | Uint8Array;
     else if (this.#outAllStrings) data = (parts as string[]).join('');
     else data = Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
-    this.#write(data).then(resolve, reject);
+    this.#write(data, false).then(resolve, reject);
   }
 
   #lastWrite: Promise<void> | null = null;
@@ -473,11 +479,11 @@ export class Wire {
   #written = 0;
   #flushWaiters: FlushWaiter[] | null = null;
 
-  /** Hands `data` to the socket; resolves once the kernel has it (strings as UTF-8). */
-  #write(data: string | Uint8Array): Promise<void> {
+  /** Hands `data` to the socket; resolves once the kernel has it (strings as UTF-8 or latin1). */
+  #write(data: string | Uint8Array, latin1: boolean): Promise<void> {
     const sock = this.#sock;
     if (sock === null) {
-      const w = this.stream.write(data);
+      const w = this.stream.write(latin1 && typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
       this.#lastWrite = w;
       return w;
     }
@@ -488,7 +494,8 @@ export class Wire {
       return p;
     }
     const n = ++this.#issued;
-    sock.write(data, this.#onWritten);
+    if (latin1) sock.write(data, 'latin1', this.#onWritten);
+    else sock.write(data, this.#onWritten);
     if (sock.writableLength === 0) {
       // Taken by the kernel already (the socket's callback still comes, on the next tick).
       this.#lastWrite = DONE;
@@ -665,6 +672,9 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** Buffer's own latin1 writer when present (skips `write`'s argument juggling). */
 const latin1Write = (Buffer.prototype as unknown as { latin1Write?: (s: string, offset: number) => number })
   .latin1Write;
+/** Buffer's own latin1 reader when present. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string })
+  .latin1Slice;
 function writeLatin1(out: Buffer, s: string): void {
   if (latin1Write !== undefined) latin1Write.call(out, s, 0);
   else out.write(s, 0, 'latin1');
@@ -1660,18 +1670,23 @@ export class HTTP1Connection implements HTTPConnection {
       this.#account(len);
       const ascii = !latin1;
       let out: string | Buffer;
+      let outLatin1 = false;
       if (typeof chunk === 'string' && ascii) out = head + chunk;
-      else {
+      else if (Buffer.isBuffer(chunk)) {
+        // One latin1 string (a byte per character) that the socket writes without a Buffer.
+        out = head + (latin1Slice !== undefined ? latin1Slice.call(chunk, 0, len) : chunk.toString('latin1'));
+        outLatin1 = true;
+      } else {
         const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
         out = Buffer.allocUnsafe(head.length + b.byteLength);
         writeLatin1(out, head);
         out.set(b, head.length);
       }
-      const p = this.#wire.send(out);
+      const p = this.#wire.send(out, outLatin1);
       this.#pendingWrite = p;
       return p;
     }
-    let p = this.#wire.send(latin1 ? Buffer.from(head, 'latin1') : head);
+    let p = this.#wire.send(head, latin1);
     this.#pendingWrite = p;
     if (len > 0) p = this.write(chunk as string | Uint8Array);
     return p;

@@ -27,6 +27,36 @@ function stalledClient(port: number): Promise<Socket> {
   });
 }
 
+describe('head and body in one write', () => {
+  it('sends every byte value of a small Buffer body exactly', async () => {
+    const body = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) & 0xff));
+    s = await startServer((req: HTTPServerRequest) => {
+      const b = req.path === '/view' ? body.subarray(100, 300) : body;
+      void req.connection!.writeHeaders(
+        new ResponseStartLine('HTTP/1.1', 200, 'OK'),
+        new HTTPHeaders({ 'Content-Length': String(b.length), 'X-Name': 'caf\u00e9' }),
+        b,
+      );
+      req.connection!.finish();
+    });
+    for (const path of ['/', '/view']) {
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const sock = connect(s!.port, '127.0.0.1', () => {
+          sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        });
+        sock.on('data', (d: Buffer) => chunks.push(d));
+        sock.on('end', () => resolve(Buffer.concat(chunks)));
+        sock.on('error', reject);
+      });
+      const sep = got.indexOf('\r\n\r\n');
+      expect(got.subarray(0, sep).toString('latin1')).toContain('X-Name: caf\u00e9');
+      const expected = path === '/view' ? body.subarray(100, 300) : body;
+      expect(got.subarray(sep + 4).equals(expected)).toBe(true);
+    }
+  });
+});
+
 describe('write promises (resolve once the kernel has the bytes)', () => {
   it('a small response resolves at once; a large one only after the peer read it', async () => {
     const events: string[] = [];
