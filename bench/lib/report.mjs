@@ -244,7 +244,7 @@ export function renderMarkdown(results) {
   if (results.profiles?.length) {
     out.push('');
     out.push(
-      'Where the time goes, for the missed targets (`node --cpu-prof` during one more run of the load; self time, % of busy time):',
+      'Where the time goes, for the missed targets (`node --cpu-prof` of a fresh server process, start-up included, during one more run of the load — three transfers for downloads/uploads; self time, % of busy time):',
     );
     for (const p of results.profiles) {
       out.push('');
