@@ -280,6 +280,12 @@ export class Application implements HTTPServerConnectionDelegate {
   }
 }
 
+/** A handler's lifecycle handles its own errors; anything that still escapes is logged, never lost. */
+function guard(r: void | Promise<void>): void {
+  if (r !== undefined)
+    r.then(undefined, (e: unknown) => appLog.error('Uncaught exception in handler: %s', e));
+}
+
 function isFormContentType(ct: string): boolean {
   const lower = ct.trimStart().toLowerCase();
   return lower.startsWith('application/x-www-form-urlencoded') || lower.startsWith('multipart/form-data');
@@ -324,7 +330,7 @@ class HandlerDelegate implements HTTPMessageDelegate {
       const h = this.#create();
       if (h === null) return;
       const prepared = h._preparedPromise();
-      h._execute(found.match);
+      guard(h._execute(found.match));
       return prepared;
     }
   }
@@ -395,7 +401,7 @@ class HandlerDelegate implements HTTPMessageDelegate {
       );
       return;
     }
-    h._execute(this.found!.match);
+    guard(h._execute(this.found!.match));
   }
 
   onConnectionClose(): void {

@@ -53,6 +53,7 @@ export interface ErrorInfo {
 }
 
 type Thenable = PromiseLike<unknown>;
+type HTTPConnectionLike = NonNullable<HTTPServerRequest['connection']>;
 const isThenable = (v: unknown): v is Thenable =>
   v !== null &&
   (typeof v === 'object' || typeof v === 'function') &&
@@ -61,7 +62,17 @@ const noop = () => {};
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'PUT', 'OPTIONS'] as const;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these patterns exist to find control characters
-const UNSAFE_HEADER_RE = /[\x00-\x1f\x7f]/;
+/** Control characters (CR/LF: header injection) and characters HTTP/1 cannot carry (above U+00FF). */
+const UNSAFE_HEADER_RE = /[\x00-\x1f\x7f\u0100-\uffff]/;
+/** RFC 9110 field names are tokens. */
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Non-ASCII runs in a redirect target, percent-encoded as UTF-8 (as browsers would request them). */
+const NON_ASCII_RE = /[^\x00-\x7f]+/g;
+const percentEncodeUtf8 = (run: string): string => {
+  let out = '';
+  for (const b of Buffer.from(run, 'utf8')) out += `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
+  return out;
+};
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these patterns exist to find control characters
 const CONTROL_CHARS_RE = /[\x00-\x08\x0e-\x1f]/g;
 const ETAG_RE = /\*|(?:W\/)?"[^"]*"/g;
@@ -357,24 +368,18 @@ export class RequestHandler {
   }
 
   #flush(finishing: boolean): Promise<void> {
-    let chunk = this.#takeChunk();
+    const chunk = this.#takeChunk();
     const conn = this.request.connection!;
     if (!this.#headersWritten) {
       this.#headersWritten = true;
-      if (this.application.compressResponse && this.#gzip === null) {
-        const gz = this.#startGzip(chunk, finishing);
-        if (gz) return gz;
+      try {
+        return this.#writeHead(chunk, finishing, conn);
+      } catch (e) {
+        // the connection refused the head before sending anything: an error page can still go out
+        this.#headersWritten = false;
+        this.#gzip = null;
+        throw e;
       }
-      if (this.#newCookies !== null)
-        for (const c of this.#newCookies.values()) this.#headers.add('Set-Cookie', c);
-      if (this.request.method === 'HEAD') chunk = '';
-      return conn.writeHeaders(
-        this.#status === 200 && this.#reason === 'OK'
-          ? OK_LINE
-          : new ResponseStartLine('HTTP/1.1', this.#status, this.#reason),
-        this.#headers,
-        chunk,
-      );
     }
     if (this.#gzip) {
       const gz = this.#gzip;
@@ -386,6 +391,23 @@ export class RequestHandler {
     }
     if (this.request.method === 'HEAD' || chunk.length === 0) return Promise.resolve();
     return conn.write(chunk);
+  }
+
+  /** The first flush: the head (and the chunk) go to the connection, gzipped if it is on. */
+  #writeHead(chunk: string | Buffer, finishing: boolean, conn: HTTPConnectionLike): Promise<void> {
+    if (this.application.compressResponse && this.#gzip === null) {
+      const gz = this.#startGzip(chunk, finishing);
+      if (gz) return gz;
+    }
+    if (this.#newCookies !== null)
+      for (const c of this.#newCookies.values()) this.#headers.add('Set-Cookie', c);
+    return conn.writeHeaders(
+      this.#status === 200 && this.#reason === 'OK'
+        ? OK_LINE
+        : new ResponseStartLine('HTTP/1.1', this.#status, this.#reason),
+      this.#headers,
+      this.request.method === 'HEAD' ? '' : chunk,
+    );
   }
 
   /** Decides on gzip for the first flush; returns the write promise when compressing. */
@@ -459,10 +481,18 @@ export class RequestHandler {
     try {
       p = this.#flush(true);
     } catch (e) {
+      // nothing was sent (the connection refused the head): the caller's error path answers
+      if (!this.#headersWritten) throw e;
       p = Promise.reject(e);
     }
     if (gzipStreaming) p = p.then(() => conn.finish());
-    else conn.finish();
+    else {
+      try {
+        conn.finish();
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+    }
     this.#finished = true;
     this.application.logRequest(this);
     this.#runOnFinish();
@@ -488,7 +518,8 @@ export class RequestHandler {
     if (!Number.isInteger(code) || code < 300 || code > 399)
       throw new HandlerError(`bad redirect status ${code}`);
     this.setStatus(code);
-    this.setHeader('Location', url);
+    NON_ASCII_RE.lastIndex = 0;
+    this.setHeader('Location', NON_ASCII_RE.test(url) ? url.replace(NON_ASCII_RE, percentEncodeUtf8) : url);
     this.finish();
   }
 
@@ -1035,7 +1066,13 @@ export class RequestHandler {
         this.pathKwargs !== EMPTY_KWARGS ? f.call(this, this.pathKwargs) : f.apply(this, this.pathArgs);
       if (isThenable(r))
         return Promise.resolve(r).then(
-          () => this.#autoFinishNow(),
+          () => {
+            try {
+              this.#autoFinishNow();
+            } catch (e) {
+              return this.#handleException(e);
+            }
+          },
           (e) => this.#handleException(e),
         );
       this.#autoFinishNow();
@@ -1061,10 +1098,37 @@ export class RequestHandler {
       this.logException(e);
       if (this.#finished) return;
       const r = this.sendError(e instanceof HTTPError ? e.statusCode : 500, { error: e });
-      if (isThenable(r)) return Promise.resolve(r).then(undefined, logExceptionHandler);
+      if (isThenable(r))
+        return Promise.resolve(r).then(undefined, (e2) => {
+          logExceptionHandler(e2);
+          this.#lastResort();
+        });
     } catch (e2) {
       logExceptionHandler(e2);
+      this.#lastResort();
     }
+  }
+
+  /** The error page itself failed before anything was sent: a bare 500 so the client gets an answer. */
+  #lastResort(): void {
+    if (this.#finished || this.#headersWritten) return;
+    this.#finished = true;
+    this.#headersWritten = true;
+    this.#status = 500;
+    this.#reason = 'Internal Server Error';
+    const conn = this.request.connection!;
+    try {
+      conn
+        .writeHeaders(
+          new ResponseStartLine('HTTP/1.1', 500, 'Internal Server Error'),
+          new HTTPHeaders({ 'Content-Length': '0' }),
+        )
+        .then(undefined, noop);
+      conn.finish();
+    } catch (e) {
+      logExceptionHandler(e);
+    }
+    this.application.logRequest(this);
   }
 
   /** @internal — the response was produced by someone else (FallbackHandler). */
@@ -1164,13 +1228,20 @@ function logExceptionHandler(e: unknown): void {
   appLog.error('Exception in exception handler: %s', errorText(e));
 }
 
+let lastGoodHeaderName = 'Content-Type';
 function convertHeaderValue(name: string, value: string | number | Date): string {
   let s: string;
   if (typeof value === 'string') s = value;
   else if (typeof value === 'number') s = String(value);
   else if (value instanceof Date) s = value.toUTCString();
   else throw new TypeError(`unsupported header value for ${name}: ${String(value)}`);
-  if (UNSAFE_HEADER_RE.test(s) || UNSAFE_HEADER_RE.test(name)) {
+  if (name !== lastGoodHeaderName) {
+    if (!TOKEN_RE.test(name)) {
+      throw new HandlerError(`invalid header name ${JSON.stringify(name)}`, 'ERR_UNSAFE_HEADER');
+    }
+    lastGoodHeaderName = name;
+  }
+  if (UNSAFE_HEADER_RE.test(s)) {
     throw new HandlerError(`unsafe header value for ${name}: ${JSON.stringify(s)}`, 'ERR_UNSAFE_HEADER');
   }
   return s;

@@ -28,6 +28,39 @@ class Reflector extends RequestHandler {
   }
 }
 
+class Unsendable extends RequestHandler {
+  override get() {
+    const w = this.getArgument('w');
+    if (w === 'redirect') this.redirect('/caf\u00e9/\u4e2d?q=\u4e2d');
+    else if (w === 'value') this.setHeader('X-Name', '\u4e2d');
+    else if (w === 'name') this.setHeader('X Bad', 'v');
+    else if (w === 'reason') this.setStatus(299, '\u4e2d');
+    else if (w === 'add') this.addHeader('X-Name:', 'v');
+    this.write('ok');
+  }
+}
+
+class AsyncBadFinish extends RequestHandler {
+  override async get() {
+    await Promise.resolve();
+    this.setStatus(304);
+    this.write('a 304 cannot carry this');
+  }
+}
+
+class BadDefaults extends RequestHandler {
+  override setDefaultHeaders() {
+    if (this.request.query === 'bad') this.#bad();
+  }
+  #bad() {
+    // bypasses nothing: any route to the headers must refuse it, even from setDefaultHeaders
+    this.setHeader('X-Name', '\u4e2d');
+  }
+  override get() {
+    this.write('ok');
+  }
+}
+
 class Slashes extends RequestHandler {
   @addslash
   override get() {
@@ -117,6 +150,36 @@ describe('reflection and injection', () => {
         'POST /\\evil.com/ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
       );
       expect(raw.startsWith('HTTP/1.1 404')).toBe(true);
+    } finally {
+      await cl.close();
+    }
+  });
+
+  it('answers a header the connection cannot send with a 500, never an unhandled rejection', async () => {
+    const app = new Application([
+      ['/u', Unsendable],
+      ['/d', BadDefaults],
+      ['/a', AsyncBadFinish],
+    ]);
+    const cl = await client(app);
+    const p = Number(new URL(cl.url('/')).port);
+    const get = (path: string) =>
+      rawRequest(p, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    try {
+      // a redirect to a non-ASCII URL is sent percent-encoded, as browsers would request it
+      const r = await get('/u?w=redirect');
+      expect(r).toMatch(/^HTTP\/1\.1 302 /);
+      expect(/\r\nLocation: ([^\r]*)/.exec(r)?.[1]).toBe('/caf%C3%A9/%E4%B8%AD?q=%E4%B8%AD');
+      for (const w of ['value', 'name', 'reason', 'add']) {
+        const res = await get(`/u?w=${w}`);
+        expect(res, w).toMatch(/^HTTP\/1\.1 500 /);
+        expect(res, w).toContain('<html><title>500: Internal Server Error</title>');
+      }
+      // even when the default headers themselves cannot be sent, the client gets an answer
+      expect(await get('/d?bad')).toMatch(/^HTTP\/1\.1 500 /);
+      expect(await get('/d')).toMatch(/^HTTP\/1\.1 200 /);
+      // the automatic finish() after an async method fails: an error page, not a lost rejection
+      expect(await get('/a')).toMatch(/^HTTP\/1\.1 500 /);
     } finally {
       await cl.close();
     }
