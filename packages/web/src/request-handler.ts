@@ -61,13 +61,13 @@ const isThenable = (v: unknown): v is Thenable =>
 const noop = () => {};
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'PUT', 'OPTIONS'] as const;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these patterns exist to find control characters
 /** Control characters (CR/LF: header injection) and characters HTTP/1 cannot carry (above U+00FF). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these patterns exist to find control characters
 const UNSAFE_HEADER_RE = /[\x00-\x1f\x7f\u0100-\uffff]/;
 /** RFC 9110 field names are tokens. */
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Non-ASCII runs in a redirect target, percent-encoded as UTF-8 (as browsers would request them). */
-const NON_ASCII_RE = /[^\x00-\x7f]+/g;
+const NON_ASCII_RE = /[\u0080-\uffff]+/g;
 const percentEncodeUtf8 = (run: string): string => {
   let out = '';
   for (const b of Buffer.from(run, 'utf8')) out += `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
