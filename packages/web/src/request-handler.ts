@@ -1273,6 +1273,41 @@ export function streamRequestBody<T extends typeof RequestHandler>(cls: T, _cont
   return cls;
 }
 
+/** A method wrapper that also works as a standard or a legacy (experimentalDecorators) method decorator. */
+type MethodWrapper = <H extends RequestHandler, A extends unknown[], R>(
+  method: (this: H, ...args: A) => R,
+  context?: unknown,
+  ...legacyArgs: unknown[]
+) => (this: H, ...args: A) => R | undefined;
+
+/**
+ * Builds a {@link MethodWrapper} from `guard`: before the wrapped method runs, `guard` may answer
+ * the request itself (return true) so the method is skipped.
+ */
+function methodGuard(guard: (handler: RequestHandler) => boolean): MethodWrapper {
+  const wrapper: MethodWrapper = (method, _context, ...legacyArgs) => {
+    // legacy (experimentalDecorators) form: (prototype, key, descriptor)
+    const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
+    if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
+      legacy.value = wrapper(legacy.value);
+      return legacy as never;
+    }
+    return function (this, ...args) {
+      return guard(this) ? undefined : method.apply(this, args);
+    };
+  };
+  return wrapper;
+}
+
+/** Redirects (301) a GET/HEAD to `path` (never to another host), keeping the query; other methods 404. */
+function redirectToPath(handler: RequestHandler, path: string): void {
+  const m = handler.request.method;
+  if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
+  let uri = path.replace(LEADING_SLASHES_RE, '/'); // `//host` or `/\host` would leave the site
+  if (handler.request.query) uri += `?${handler.request.query}`;
+  handler.redirect(uri, true);
+}
+
 /**
  * Wraps a handler method so it requires a logged-in user (`currentUser` truthy). Anonymous GET
  * and HEAD requests are redirected to the `loginUrl` setting with `?next=<this url>`; other
@@ -1285,93 +1320,42 @@ export function streamRequestBody<T extends typeof RequestHandler>(cls: T, _cont
  * }
  * ```
  */
-export function authenticated<H extends RequestHandler, A extends unknown[], R>(
-  method: (this: H, ...args: A) => R,
-  _context?: unknown,
-  ...legacyArgs: unknown[]
-): (this: H, ...args: A) => R | undefined {
-  // legacy (experimentalDecorators) form: (prototype, key, descriptor)
-  const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
-  if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
-    legacy.value = authenticated(legacy.value);
-    return legacy as never;
+export const authenticated: MethodWrapper = methodGuard((handler) => {
+  if (handler.currentUser) return false;
+  const m = handler.request.method;
+  if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(403);
+  let url = handler.getLoginUrl();
+  if (!url.includes('?')) {
+    // a path starting with `//` (or `/\`) would make `next` protocol-relative: another host
+    const next = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
+      ? handler.request.fullUrl()
+      : handler.request.uri.replace(LEADING_SLASHES_RE, '/');
+    url += `?${new URLSearchParams({ next }).toString()}`;
   }
-  return function (this: H, ...args: A): R | undefined {
-    if (!this.currentUser) {
-      const m = this.request.method;
-      if (m === 'GET' || m === 'HEAD') {
-        let url = this.getLoginUrl();
-        if (!url.includes('?')) {
-          // a path starting with `//` (or `/\\`) would make `next` protocol-relative: another host
-          const next = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(url)
-            ? this.request.fullUrl()
-            : this.request.uri.replace(LEADING_SLASHES_RE, '/');
-          url += `?${new URLSearchParams({ next }).toString()}`;
-        }
-        this.redirect(url);
-        return undefined;
-      }
-      throw new HTTPError(403);
-    }
-    return method.apply(this, args);
-  };
-}
+  handler.redirect(url);
+  return true;
+});
 
 /**
  * Wraps a handler method so that a path ending in `/` is redirected (301, GET/HEAD) to the same
  * path without it; other methods get 404. Usable as a wrapper or a method decorator.
  */
-export function removeslash<H extends RequestHandler, A extends unknown[], R>(
-  method: (this: H, ...args: A) => R,
-  _context?: unknown,
-  ...legacyArgs: unknown[]
-): (this: H, ...args: A) => R | undefined {
-  const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
-  if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
-    legacy.value = removeslash(legacy.value);
-    return legacy as never;
-  }
-  return function (this: H, ...args: A): R | undefined {
-    const path = this.request.path;
-    if (path.endsWith('/')) {
-      const m = this.request.method;
-      if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
-      let uri = path.replace(/\/+$/, '');
-      if (!uri) throw new HTTPError(404);
-      uri = uri.replace(LEADING_SLASHES_RE, '/'); // `//host` or `/\host` would leave the site
-      if (this.request.query) uri += `?${this.request.query}`;
-      this.redirect(uri, true);
-      return undefined;
-    }
-    return method.apply(this, args);
-  };
-}
+export const removeslash: MethodWrapper = methodGuard((handler) => {
+  const path = handler.request.path;
+  if (!path.endsWith('/')) return false;
+  const trimmed = path.replace(/\/+$/, '');
+  if (!trimmed) throw new HTTPError(404);
+  redirectToPath(handler, trimmed);
+  return true;
+});
 
 /**
  * Wraps a handler method so that a path not ending in `/` is redirected (301, GET/HEAD) to the
  * same path with it; other methods get 404. Usable as a wrapper or a method decorator.
  */
-export function addslash<H extends RequestHandler, A extends unknown[], R>(
-  method: (this: H, ...args: A) => R,
-  _context?: unknown,
-  ...legacyArgs: unknown[]
-): (this: H, ...args: A) => R | undefined {
-  const legacy = legacyArgs[0] as PropertyDescriptor | undefined;
-  if (typeof method !== 'function' && legacy && typeof legacy.value === 'function') {
-    legacy.value = addslash(legacy.value);
-    return legacy as never;
-  }
-  return function (this: H, ...args: A): R | undefined {
-    const path = this.request.path;
-    if (!path.endsWith('/')) {
-      const m = this.request.method;
-      if (m !== 'GET' && m !== 'HEAD') throw new HTTPError(404);
-      let uri = `${path}/`;
-      uri = uri.replace(LEADING_SLASHES_RE, '/'); // `//host` or `/\host` would leave the site
-      if (this.request.query) uri += `?${this.request.query}`;
-      this.redirect(uri, true);
-      return undefined;
-    }
-    return method.apply(this, args);
-  };
-}
+export const addslash: MethodWrapper = methodGuard((handler) => {
+  const path = handler.request.path;
+  if (path.endsWith('/')) return false;
+  redirectToPath(handler, `${path}/`);
+  return true;
+});
