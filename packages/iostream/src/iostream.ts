@@ -164,6 +164,20 @@ function matchEnd(re: RegExp, text: string): number {
   return m === null ? -1 : m.index + m[0].length;
 }
 
+// Writes: a coalescing window is one tick. `writeTick` moves on in a nextTick scheduled by the
+// first write of a tick (one for all streams), so a stream sees a second write of the same tick.
+let writeTick = 0;
+let writeTickArmed = false;
+function nextWriteTick(): void {
+  writeTickArmed = false;
+  writeTick++;
+}
+// Ends a coalescing window (the tick after a second write in one tick); set in IOStream's static block.
+let uncorkStream: (stream: IOStream) => void = noop;
+
+// The promise of every write the kernel took at once: resolved, frozen, shared.
+const WRITTEN: Promise<void> = Object.freeze(Promise.resolve()) as Promise<void>;
+
 function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(noop);
   return p;
@@ -244,12 +258,21 @@ export class IOStream {
   #readResolve: Resolver | null = null;
   #readReject: ((e: Error) => void) | null = null;
 
-  // Pending writes, in order: their promises and settle functions.
-  #wProm: Promise<void>[] = [];
-  #wRes: (() => void)[] = [];
-  #wRej: ((e: Error) => void)[] = [];
+  // Writes handed to the socket / whose callbacks came (callbacks come in order).
+  #wIssued = 0;
+  #wDone = 0;
+  // Writes not yet taken by the kernel, in order, four slots each: the write's number, its promise,
+  // resolve, reject. Allocated on the first write that has to wait.
+  #wq: unknown[] | null = null;
   #wHead = 0;
+  // The write tick (see `writeTick`) of this stream's last write, for coalescing a burst.
+  #wTick = -1;
   #corked = false;
+
+  // The synchronous read hook (see setReadCallback).
+  #readCallback: ((stream: IOStream) => void) | null = null;
+  #inReadCallback = false;
+  #closeNotifyPending = false;
 
   #closed = false;
   #error: Error | null = null;
@@ -315,7 +338,7 @@ export class IOStream {
 
   /** Whether writes are queued that have not yet been handed to the kernel. */
   writing(): boolean {
-    return this.#wHead < this.#wRes.length;
+    return this.#wq !== null && this.#wHead < this.#wq.length;
   }
 
   /**
@@ -325,6 +348,44 @@ export class IOStream {
   setCloseCallback(cb: (() => void) | null): void {
     this.#closeCallback = cb;
     if (cb !== null && this.#closed) this.#scheduleCloseCallback();
+  }
+
+  /**
+   * Sets (or with `null` removes) the synchronous read hook for protocol parsers: `cb(stream)` is
+   * called synchronously each time new bytes were appended to the read buffer, and once more when
+   * the stream closes — EOF, an error, or `close()` itself — with `stream.closed()` true then
+   * (after which the hook is removed). In the call, take what is complete with
+   * {@link IOStream.tryReadUntil} / {@link IOStream.tryReadBytes} (in a loop if several messages
+   * arrived) and leave the rest: bytes left in the buffer count against `maxBufferSize`, which
+   * pauses the socket until they are taken (backpressure), as with reads.
+   *
+   * The hook replaces the promise reads: while it is set, `readUntil`, `readBytes`, ... throw
+   * {@link ReadInProgressError}, and it cannot be set while such a read is pending. It is not called
+   * for bytes already buffered when it is set (drain them yourself), but it is called (soon) when
+   * set on a closed stream. A throw from it is logged and closes the stream.
+   *
+   * @example
+   * ```ts
+   * stream.setReadCallback((s) => {
+   *   let line: Buffer | null;
+   *   while ((line = s.tryReadUntil('
+', { maxBytes: 1024 })) !== null) handleLine(line);
+   *   if (s.closed()) done();
+   * });
+   * ```
+   */
+  setReadCallback(cb: ((stream: IOStream) => void) | null): void {
+    if (cb !== null && typeof cb !== 'function')
+      throw new TypeError('setReadCallback needs a function or null');
+    if (cb !== null && this.#readKind !== R_NONE) {
+      throw new ReadInProgressError('A read is pending: setReadCallback cannot be used until it settles');
+    }
+    this.#readCallback = cb;
+    if (cb !== null && this.#closed) {
+      queueMicrotask(() => {
+        if (this.#readCallback === cb) this.#notifyClose();
+      });
+    }
   }
 
   /** Turns Nagle's algorithm off (`true`: send small writes at once) or on. No-op on non-sockets. */
@@ -341,7 +402,7 @@ export class IOStream {
    * (and closes the stream) when that many bytes arrive without the delimiter.
    */
   readUntil(delimiter: string | Uint8Array, opts?: ReadUntilOptions): Promise<Buffer> {
-    this.#checkIdle();
+    this.#checkAsync();
     const d = toDelimiter(delimiter);
     const max = opts === undefined ? -1 : checkLimit(opts.maxBytes, 'maxBytes');
     if (this.#size > 0) {
@@ -366,7 +427,7 @@ export class IOStream {
    * ignored. `maxBytes` as in {@link IOStream.readUntil}.
    */
   readUntilRegex(re: RegExp, opts?: ReadUntilOptions): Promise<Buffer> {
-    this.#checkIdle();
+    this.#checkAsync();
     if (!(re instanceof RegExp)) throw new TypeError('readUntilRegex needs a RegExp');
     const r = re.global || re.sticky ? new RegExp(re.source, re.flags.replace(/[gy]/g, '')) : re;
     const max = checkLimit(opts?.maxBytes, 'maxBytes');
@@ -392,7 +453,7 @@ export class IOStream {
    * `n` larger than `maxBufferSize` cannot be satisfied: use `partial` or `readInto` for large data.
    */
   readBytes(n: number, opts?: PartialOptions): Promise<Buffer> {
-    this.#checkIdle();
+    this.#checkAsync();
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
       throw new RangeError(`readBytes needs a non-negative integer, got ${String(n)}`);
     }
@@ -414,7 +475,7 @@ export class IOStream {
    * count against `maxBufferSize`.
    */
   readInto(buf: Uint8Array, opts?: PartialOptions): Promise<number> {
-    this.#checkIdle();
+    this.#checkAsync();
     if (!(buf instanceof Uint8Array)) throw new TypeError('readInto needs a Uint8Array');
     const want = buf.byteLength;
     if (want === 0) return Promise.resolve(0);
@@ -434,7 +495,7 @@ export class IOStream {
    * with it. On a closed stream, resolves with what is buffered.
    */
   readUntilClose(): Promise<Buffer> {
-    this.#checkIdle();
+    this.#checkAsync();
     if (this.#closed) return Promise.resolve(this.#size > 0 ? this.#consume(this.#size) : EMPTY);
     if (this.#size >= this.#maxBufferSize) return this.#rejectNow(this.#bufferFull());
     return this.#pend(R_CLOSE) as Promise<Buffer>;
@@ -485,24 +546,61 @@ export class IOStream {
    * Rejects with {@link StreamClosedError} on a closed stream or when the stream closes first, and
    * with {@link StreamBufferFullError} past `maxWriteBufferSize` (nothing is queued then).
    */
-  write(data: string | Uint8Array): Promise<void> {
+  write(data: string | Uint8Array, encoding?: 'utf8' | 'latin1'): Promise<void> {
     if (this.#closed) return handled(Promise.reject(new StreamClosedError(this.#error)));
     const sock = this.#socket;
     if (this.#maxWriteBufferSize !== Number.POSITIVE_INFINITY) {
-      const len = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      const len =
+        typeof data === 'string'
+          ? encoding === 'latin1'
+            ? data.length
+            : Buffer.byteLength(data)
+          : data.byteLength;
       if (sock.writableLength + len > this.#maxWriteBufferSize) {
         return handled(Promise.reject(new StreamBufferFullError('Reached maximum write buffer size')));
       }
     }
-    if (!this.#corked) {
-      this.#corked = true;
-      sock.cork();
-      process.nextTick(this.#uncork);
+    // The first write of a tick goes to the socket at once; a second one in the same tick corks
+    // the socket until the next tick, so a burst of small writes becomes one writev.
+    if (this.#wTick === writeTick) {
+      if (!this.#corked) {
+        this.#corked = true;
+        sock.cork();
+        process.nextTick(uncorkStream, this);
+      }
+    } else {
+      this.#wTick = writeTick;
+      if (!writeTickArmed) {
+        writeTickArmed = true;
+        process.nextTick(nextWriteTick);
+      }
     }
-    const p = new Promise<void>(this.#writeExecutor);
-    this.#wProm.push(p);
-    sock.write(data, this.#onWriteDone);
+    const n = ++this.#wIssued;
+    if (encoding === 'latin1' && typeof data === 'string') sock.write(data, 'latin1', this.#onWriteDone);
+    else sock.write(data, this.#onWriteDone);
+    if (
+      sock.writableLength === 0 &&
+      (this.#wq === null || this.#wHead >= this.#wq.length) &&
+      !sock.destroyed &&
+      !sock.errored
+    ) {
+      // The kernel took it (the socket's callback still comes, later): nothing to wait for.
+      return WRITTEN;
+    }
+    if (this.#closed) return handled(Promise.reject(new StreamClosedError(this.#error)));
+    const q = (this.#wq ??= []);
+    const p = new Promise<void>((resolve, reject) => {
+      q.push(n, undefined, resolve, reject);
+    });
+    q[q.length - 3] = p;
     return p;
+  }
+
+  static {
+    uncorkStream = (stream: IOStream): void => {
+      stream.#corked = false;
+      stream.#socket.uncork();
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -657,6 +755,9 @@ export class IOStream {
         this.#failRead(this.#bufferFull());
         return;
       }
+    } else if (this.#readCallback !== null) {
+      this.#callReadCallback(this.#readCallback);
+      if (this.#closed) return;
     }
     if (this.#size >= this.#maxBufferSize && !this.#paused && !this.#closed) {
       this.#paused = true;
@@ -686,39 +787,31 @@ export class IOStream {
     return s.remoteAddress ? `connection to ${s.remoteAddress}:${s.remotePort}` : 'stream';
   }
 
-  #uncork = (): void => {
-    this.#corked = false;
-    this.#socket.uncork();
-  };
-
-  #writeExecutor = (resolve: () => void, reject: (e: Error) => void): void => {
-    this.#wRes.push(resolve);
-    this.#wRej.push(reject);
-  };
-
   #onWriteDone = (err?: Error | null): void => {
-    const h = this.#wHead;
-    if (h >= this.#wRes.length) return; // already settled by close()
+    const done = ++this.#wDone;
     if (err) {
-      this.close(err);
+      this.close(err); // rejects what still waits (a no-op once closed)
       return;
     }
-    const resolve = this.#wRes[h]!;
-    if (h + 1 === this.#wRes.length) {
-      this.#wRes.length = 0;
-      this.#wRej.length = 0;
-      this.#wProm.length = 0;
+    const q = this.#wq;
+    if (q === null) return;
+    let h = this.#wHead;
+    const len = q.length;
+    if (h >= len || (q[h] as number) > done) return;
+    while (h < len && (q[h] as number) <= done) {
+      const resolve = q[h + 2] as () => void;
+      h += 4;
+      resolve();
+    }
+    if (h >= q.length) {
+      this.#wq = null;
+      this.#wHead = 0;
+    } else if (h >= 4096 && h * 2 >= q.length) {
+      q.splice(0, h);
       this.#wHead = 0;
     } else {
-      this.#wHead = h + 1;
-      if (h >= 1024 && h * 2 >= this.#wRes.length) {
-        this.#wRes.splice(0, h + 1);
-        this.#wRej.splice(0, h + 1);
-        this.#wProm.splice(0, h + 1);
-        this.#wHead = 0;
-      }
+      this.#wHead = h;
     }
-    resolve();
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -726,6 +819,43 @@ export class IOStream {
 
   #checkIdle(): void {
     if (this.#readKind !== R_NONE) throw new ReadInProgressError();
+  }
+
+  #checkAsync(): void {
+    if (this.#readKind !== R_NONE) throw new ReadInProgressError();
+    if (this.#readCallback !== null) {
+      throw new ReadInProgressError(
+        'A read callback is set (setReadCallback): take data with tryReadUntil/tryReadBytes, or remove it first',
+      );
+    }
+  }
+
+  #callReadCallback(cb: (stream: IOStream) => void): void {
+    this.#inReadCallback = true;
+    try {
+      cb(this);
+    } catch (e) {
+      appLog.error('Exception in IOStream read callback', e);
+      this.close(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#inReadCallback = false;
+    }
+    if (this.#closeNotifyPending) {
+      this.#closeNotifyPending = false;
+      this.#notifyClose();
+    }
+  }
+
+  /** Calls the read hook the last time (the stream closed) and removes it. */
+  #notifyClose(): void {
+    const cb = this.#readCallback;
+    if (cb === null) return;
+    this.#readCallback = null;
+    try {
+      cb(this);
+    } catch (e) {
+      appLog.error('Exception in IOStream read callback', e);
+    }
   }
 
   #readExecutor = (resolve: Resolver, reject: (e: Error) => void): void => {
@@ -867,19 +997,22 @@ export class IOStream {
         reject(new StreamClosedError(this.#error));
       }
     }
-    if (this.#wHead < this.#wRes.length) {
-      const rej = this.#wRej;
-      const prom = this.#wProm;
+    const q = this.#wq;
+    if (q !== null) {
       const h = this.#wHead;
-      this.#wRes = [];
-      this.#wRej = [];
-      this.#wProm = [];
+      this.#wq = null;
       this.#wHead = 0;
-      const err = new StreamClosedError(this.#error);
-      for (let i = h; i < rej.length; i++) {
-        prom[i]!.catch(noop);
-        rej[i]!(err);
+      if (h < q.length) {
+        const err = new StreamClosedError(this.#error);
+        for (let i = h; i < q.length; i += 4) {
+          (q[i + 1] as Promise<void>).catch(noop);
+          (q[i + 3] as (e: Error) => void)(err);
+        }
       }
+    }
+    if (this.#readCallback !== null) {
+      if (this.#inReadCallback) this.#closeNotifyPending = true;
+      else this.#notifyClose();
     }
     this.onStreamClosed();
     if (this.#closeCallback !== null) this.#scheduleCloseCallback();

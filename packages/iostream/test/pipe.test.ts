@@ -73,7 +73,11 @@ describe.skipIf(!fdSupport().available)('PipeIOStream', () => {
     await w.write('hello ');
     await w.write('world');
     expect((await r.readBytes(5)).toString()).toBe('hello');
-    expect((await r.readBytes(100, { partial: true })).toString()).toBe(' world');
+    // A partial read gets what has arrived (the writes may reach the reader as separate chunks).
+    let rest = (await r.readBytes(100, { partial: true })).toString();
+    expect(rest.length).toBeGreaterThan(0);
+    while (rest.length < 6) rest += (await r.readBytes(100, { partial: true })).toString();
+    expect(rest).toBe(' world');
     const pending = r.readBytes(10);
     w.close();
     await expect(pending).rejects.toBeInstanceOf(StreamClosedError);

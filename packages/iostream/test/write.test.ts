@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 describe('write', () => {
-  it('coalesces small writes of one tick into one socket write, in order', async () => {
+  it('writes the first write of a tick at once and coalesces the rest of the tick, in order', async () => {
     const sock = new FakeSocket();
     const s = new IOStream(sock);
     const ps = [
@@ -20,8 +20,9 @@ describe('write', () => {
     ];
     expect(s.writing()).toBe(true);
     await Promise.all(ps);
+    expect(sock.writeCalls).toBe(1);
     expect(sock.writevCalls).toBe(1);
-    expect(sock.writeCalls).toBe(0);
+    expect(sock.written.length).toBe(3);
     expect(sock.output()).toBe('HTTP/1.1 200 OK\r\nA: b\r\n\r\nhi');
     expect(s.writing()).toBe(false);
     s.close();
@@ -126,5 +127,66 @@ describe('write', () => {
     new IOStream(new FakeSocket()).setNodelay(true);
     expect(s.socket).toBe(pair.server);
     s.close();
+  });
+});
+
+describe('write fast path', () => {
+  it('a write the kernel takes at once returns the shared, frozen, resolved promise', async () => {
+    const pair = await tcpPair();
+    cleanup = pair.close;
+    const s = new IOStream(pair.server);
+    const a = s.write('a');
+    await tick(); // the next write starts a new tick
+    const b = s.write('b');
+    expect(a).toBe(b);
+    expect(Object.isFrozen(a)).toBe(true);
+    await expect(a).resolves.toBeUndefined();
+    expect(s.writing()).toBe(false);
+    const peer = new IOStream(pair.client);
+    expect((await peer.readBytes(2)).toString()).toBe('ab');
+    // Closing the stream never touches the shared promise.
+    s.close();
+    await expect(a).resolves.toBeUndefined();
+    peer.close();
+  });
+
+  it('writes the kernel could not take at once resolve in order via the socket callbacks', async () => {
+    const sock = new FakeSocket();
+    const s = new IOStream(sock);
+    const order: number[] = [];
+    const ps = [1, 2, 3].map((i) => s.write(`w${i}`).then(() => order.push(i)));
+    await tick();
+    const p4 = s.write('w4').then(() => order.push(4));
+    await Promise.all([...ps, p4]);
+    expect(order).toEqual([1, 2, 3, 4]);
+    expect(sock.output()).toBe('w1w2w3w4');
+    expect(s.writing()).toBe(false);
+    s.close();
+  });
+
+  it('latin1 strings are written one byte per character', async () => {
+    const sock = new FakeSocket();
+    const s = new IOStream(sock, { maxWriteBufferSize: 10 });
+    await s.write('\u00e9t\u00e9', 'latin1');
+    expect(Buffer.concat(sock.written)).toEqual(Buffer.from([0xe9, 0x74, 0xe9]));
+    // Counted as one byte per character against maxWriteBufferSize.
+    await expect(s.write('x'.repeat(11), 'latin1')).rejects.toBeInstanceOf(StreamBufferFullError);
+    s.close();
+  });
+
+  it('a write error after the kernel took earlier writes closes the stream and rejects the waiting ones', async () => {
+    const sock = new FakeSocket();
+    let n = 0;
+    sock._write = (_c, _e, cb) => {
+      n++;
+      setImmediate(() => cb(n === 2 ? new Error('second failed') : null));
+    };
+    const s = new IOStream(sock);
+    const first = s.write('1');
+    await tick();
+    const second = s.write('2');
+    await expect(first).resolves.toBeUndefined();
+    await expect(second).rejects.toBeInstanceOf(StreamClosedError);
+    expect(s.error?.message).toBe('second failed');
   });
 });
