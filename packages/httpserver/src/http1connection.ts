@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { Socket as NetSocket, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { appLog, describeError, genLog } from '@tornado-ts/ioloop';
-import { type IOStream, StreamClosedError } from '@tornado-ts/iostream';
+import type { IOStream } from '@tornado-ts/iostream';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import {
   type HTTPConnection,
@@ -150,12 +150,6 @@ const READ_SIZE = 64 * 1024;
 const BATCH_LIMIT = 32 * 1024;
 const noop = (): void => {};
 const PARTIAL = { partial: true } as const;
-const DONE: Promise<void> = Promise.resolve();
-interface FlushWaiter {
-  n: number;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
 function flushWire(w: Wire): void {
   w.flush();
 }
@@ -264,8 +258,6 @@ export class Wire {
 
   constructor(stream: IOStream) {
     this.stream = stream;
-    const sock = stream.socket;
-    this.#sock = sock instanceof NetSocket ? sock : null;
   }
 
   get avail(): number {
@@ -345,35 +337,28 @@ export class Wire {
       queueMicrotask(() => this.#fire());
       return;
     }
-    if (this.#direct) return; // the socket's 'data' or 'close' event calls back
+    if (this.#direct) return; // the stream's read hook calls back
     this.#reading = true;
     this.stream.readBytes(READ_SIZE, PARTIAL).then(this.#onChunk, this.#onReadError);
   }
 
-  // Server connections take bytes from the stream when its socket emits them (our listeners run
-  // after the IOStream's, which has buffered the chunk by then): no read promise and no microtask
-  // hop per request. Bytes that arrive while nobody waits stay in the IOStream (bounded by its
-  // maxBufferSize, which pauses the socket).
+  // Server connections take bytes from the stream in its synchronous read hook (called when a
+  // chunk was buffered, and on close): no read promise and no microtask hop per request. Bytes that
+  // arrive while nobody waits stay in the IOStream (bounded by its maxBufferSize, which pauses the
+  // socket).
   #direct = false;
 
-  /** @internal Switches to reading in the socket's events (server connections over a net.Socket). */
+  /** @internal Switches to the stream's read hook (server connections). */
   readDirectly(): void {
-    const sock = this.#sock;
-    if (sock === null || this.#direct) return;
+    if (this.#direct || this.stream.reading()) return;
     this.#direct = true;
-    sock.on('data', this.#onSockData);
-    sock.on('end', this.#onSockClose);
-    sock.on('close', this.#onSockClose);
+    this.stream.setReadCallback(this.#onStreamRead);
   }
 
-  #onSockData = (): void => {
-    if (this.#waiter !== null && this.pull()) this.#fire();
-  };
-
-  #onSockClose = (): void => {
+  #onStreamRead = (stream: IOStream): void => {
     if (this.#waiter === null) return;
     if (this.pull()) this.#fire();
-    else if (this.stream.closed()) {
+    else if (stream.closed()) {
       this.eof = true;
       this.#fire();
     }
@@ -469,73 +454,11 @@ export class Wire {
 
   #lastWrite: Promise<void> | null = null;
 
-  // Direct socket writes. IOStream.write costs a promise, a cork and a nextTick per call; for a
-  // net.Socket we write to the socket ourselves (IOStream never buffers writes of its own, so the
-  // order with its writes is kept) and make a promise only when the kernel did not take the bytes
-  // at once: a response that went out in full gets a shared resolved promise.
-  readonly #sock: Socket | null;
-  /** Writes handed to the socket / completed (by its callbacks), for the flush waiters. */
-  #issued = 0;
-  #written = 0;
-  #flushWaiters: FlushWaiter[] | null = null;
-
-  /** Hands `data` to the socket; resolves once the kernel has it (strings as UTF-8 or latin1). */
+  /** Hands `data` to the stream; resolves once the kernel has it (strings as UTF-8 or latin1). */
   #write(data: string | Uint8Array, latin1: boolean): Promise<void> {
-    const sock = this.#sock;
-    if (sock === null) {
-      const w = this.stream.write(latin1 && typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-      this.#lastWrite = w;
-      return w;
-    }
-    if (sock.destroyed || this.stream.closed()) {
-      const p = Promise.reject(new StreamClosedError(this.stream.error));
-      p.catch(noop);
-      this.#lastWrite = p;
-      return p;
-    }
-    const n = ++this.#issued;
-    if (latin1) sock.write(data, 'latin1', this.#onWritten);
-    else sock.write(data, this.#onWritten);
-    if (sock.writableLength === 0) {
-      // Taken by the kernel already (the socket's callback still comes, on the next tick).
-      this.#lastWrite = DONE;
-      return DONE;
-    }
-    const p = new Promise<void>((resolve, reject) => {
-      (this.#flushWaiters ??= []).push({ n, resolve, reject });
-    });
-    p.catch(noop);
-    this.#lastWrite = p;
-    return p;
-  }
-
-  #onWritten = (err?: Error | null): void => {
-    this.#written++;
-    const waiters = this.#flushWaiters;
-    if (waiters === null) {
-      if (err) this.stream.close(err);
-      return;
-    }
-    if (err || this.stream.closed()) {
-      this.#failWrites(err ?? null);
-      return;
-    }
-    const done = this.#written;
-    let i = 0;
-    while (i < waiters.length && (waiters[i] as FlushWaiter).n <= done)
-      (waiters[i++] as FlushWaiter).resolve();
-    if (i === waiters.length) this.#flushWaiters = null;
-    else if (i > 0) waiters.splice(0, i);
-  };
-
-  /** Rejects every write not yet flushed (the stream closed, or a write failed). */
-  #failWrites(err: Error | null): void {
-    const waiters = this.#flushWaiters;
-    this.#flushWaiters = null;
-    if (err) this.stream.close(err);
-    if (waiters === null) return;
-    const e = new StreamClosedError(err ?? this.stream.error);
-    for (const w of waiters) w.reject(e);
+    const w = this.stream.write(data, latin1 ? 'latin1' : undefined);
+    this.#lastWrite = w;
+    return w;
   }
 
   /** Closes the stream once everything queued was handed to the kernel. */
@@ -586,13 +509,9 @@ export class Wire {
 
   /** Stops the timer and drops the buffer (connection over). */
   dispose(): void {
-    if (this.stream.closed()) this.#failWrites(null);
     if (this.#direct) {
       this.#direct = false;
-      const sock = this.#sock as Socket;
-      sock.off('data', this.#onSockData);
-      sock.off('end', this.#onSockClose);
-      sock.off('close', this.#onSockClose);
+      if (!this.stream.closed()) this.stream.setReadCallback(null);
     }
     deadlines.remove(this);
     this.#timerKind = T_NONE;

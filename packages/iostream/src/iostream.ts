@@ -164,14 +164,6 @@ function matchEnd(re: RegExp, text: string): number {
   return m === null ? -1 : m.index + m[0].length;
 }
 
-// Writes: a coalescing window is one tick. `writeTick` moves on in a nextTick scheduled by the
-// first write of a tick (one for all streams), so a stream sees a second write of the same tick.
-let writeTick = 0;
-let writeTickArmed = false;
-function nextWriteTick(): void {
-  writeTickArmed = false;
-  writeTick++;
-}
 // Ends a coalescing window (the tick after a second write in one tick); set in IOStream's static block.
 let uncorkStream: (stream: IOStream) => void = noop;
 
@@ -265,8 +257,6 @@ export class IOStream {
   // resolve, reject. Allocated on the first write that has to wait.
   #wq: unknown[] | null = null;
   #wHead = 0;
-  // The write tick (see `writeTick`) of this stream's last write, for coalescing a burst.
-  #wTick = -1;
   #corked = false;
 
   // The synchronous read hook (see setReadCallback).
@@ -560,20 +550,14 @@ export class IOStream {
         return handled(Promise.reject(new StreamBufferFullError('Reached maximum write buffer size')));
       }
     }
-    // The first write of a tick goes to the socket at once; a second one in the same tick corks
-    // the socket until the next tick, so a burst of small writes becomes one writev.
-    if (this.#wTick === writeTick) {
-      if (!this.#corked) {
-        this.#corked = true;
-        sock.cork();
-        process.nextTick(uncorkStream, this);
-      }
-    } else {
-      this.#wTick = writeTick;
-      if (!writeTickArmed) {
-        writeTickArmed = true;
-        process.nextTick(nextWriteTick);
-      }
+    // A write on an idle stream goes to the socket at once. One issued while an earlier write's
+    // callback has not come yet (a second write in the same tick: the socket calls back on a later
+    // tick even when the kernel took the bytes at once) corks the socket until the next tick, so a
+    // burst of small writes becomes one writev.
+    if (this.#wIssued !== this.#wDone && !this.#corked) {
+      this.#corked = true;
+      sock.cork();
+      process.nextTick(uncorkStream, this);
     }
     const n = ++this.#wIssued;
     if (encoding === 'latin1' && typeof data === 'string') sock.write(data, 'latin1', this.#onWriteDone);
