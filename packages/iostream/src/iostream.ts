@@ -167,6 +167,16 @@ function matchEnd(re: RegExp, text: string): number {
 // Ends a coalescing window (the tick after a second write in one tick); set in IOStream's static block.
 let uncorkStream: (stream: IOStream) => void = noop;
 
+// Socket listeners shared by every stream (set in IOStream's static block): the socket knows its
+// stream by this symbol, so an idle stream carries no closures of its own.
+const kStream = Symbol('tornado-ts.iostream');
+let sockData: (this: Duplex, chunk: Buffer | string) => void = noop;
+let sockEnd: (this: Duplex) => void = noop;
+let sockError: (this: Duplex, err: Error) => void = noop;
+let runCloseCallback: (stream: IOStream) => void = noop;
+// The read buffer's chunk list while nothing is buffered (never written to).
+const NO_CHUNKS: Buffer[] = [];
+
 // The promise of every write the kernel took at once: resolved, frozen, shared.
 const WRITTEN: Promise<void> = Object.freeze(Promise.resolve()) as Promise<void>;
 
@@ -220,7 +230,7 @@ export class IOStream {
   protected readonly readChunkSize: number;
 
   // Read buffer: a list of received chunks; the live data starts at #chunks[#first][#firstOff].
-  #chunks: Buffer[] = [];
+  #chunks: Buffer[] = NO_CHUNKS; // a shared empty list while nothing is buffered
   #first = 0;
   #firstOff = 0;
   #size = 0;
@@ -286,15 +296,16 @@ export class IOStream {
     const rc = checkLimit(opts.readChunkSize, 'readChunkSize');
     this.readChunkSize = rc <= 0 ? DEFAULT_READ_CHUNK_SIZE : rc;
 
-    socket.on('error', this.#onError);
+    (socket as unknown as Record<symbol, IOStream>)[kStream] = this;
+    socket.on('error', sockError);
     if (socket.destroyed) {
       // Nothing is pending yet: just record the state.
       this.#closed = true;
       return;
     }
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('close', this.#onClose);
+    socket.on('data', sockData);
+    socket.on('end', sockEnd);
+    socket.on('close', sockEnd);
     socket.resume();
   }
 
@@ -560,8 +571,9 @@ export class IOStream {
       process.nextTick(uncorkStream, this);
     }
     const n = ++this.#wIssued;
-    if (encoding === 'latin1' && typeof data === 'string') sock.write(data, 'latin1', this.#onWriteDone);
-    else sock.write(data, this.#onWriteDone);
+    if (encoding === 'latin1' && typeof data === 'string')
+      sock.write(data, 'latin1', (this.#writeCb ??= (err) => this.#onWriteDone(err)));
+    else sock.write(data, (this.#writeCb ??= (err) => this.#onWriteDone(err)));
     if (
       sock.writableLength === 0 &&
       (this.#wq === null || this.#wHead >= this.#wq.length) &&
@@ -600,9 +612,9 @@ export class IOStream {
     this.#closed = true;
     if (error && !this.#error) this.#error = error;
     const sock = this.#socket;
-    sock.removeListener('data', this.#onData);
-    sock.removeListener('end', this.#onEnd);
-    sock.removeListener('close', this.#onClose);
+    sock.removeListener('data', sockData);
+    sock.removeListener('end', sockEnd);
+    sock.removeListener('close', sockEnd);
     sock.destroy();
     this.#signalClosed();
   }
@@ -627,10 +639,10 @@ export class IOStream {
     }
     if (this.#closed) return Promise.reject(new StreamClosedError(this.#error));
     const sock = this.#socket;
-    sock.removeListener('data', this.#onData);
-    sock.removeListener('end', this.#onEnd);
-    sock.removeListener('close', this.#onClose);
-    sock.removeListener('error', this.#onError);
+    sock.removeListener('data', sockData);
+    sock.removeListener('end', sockEnd);
+    sock.removeListener('close', sockEnd);
+    sock.removeListener('error', sockError);
     sock.on('error', noop); // errors now surface on the TLS socket
     sock.pause();
     this.#closed = true; // (before #consume, which must not resume the socket)
@@ -726,11 +738,25 @@ export class IOStream {
   // ---------------------------------------------------------------------------------------------
   // Internals: socket events
 
-  #onData = (chunk: Buffer | string): void => {
+  static {
+    sockData = function (this: Duplex, chunk: Buffer | string): void {
+      (this as unknown as Record<symbol, IOStream>)[kStream]!.#onData(chunk);
+    };
+    sockEnd = function (this: Duplex): void {
+      (this as unknown as Record<symbol, IOStream>)[kStream]!.close();
+    };
+    sockError = function (this: Duplex, err: Error): void {
+      (this as unknown as Record<symbol, IOStream>)[kStream]!.#onError(err);
+    };
+    runCloseCallback = (stream: IOStream): void => stream.#runCloseCallback();
+  }
+
+  #onData(chunk: Buffer | string): void {
     if (typeof chunk === 'string') chunk = Buffer.from(chunk);
     const len = chunk.length;
     if (len === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.#size += len;
     const kind = this.#readKind;
     if (kind !== R_NONE) {
@@ -747,31 +773,25 @@ export class IOStream {
       this.#paused = true;
       this.#socket.pause();
     }
-  };
+  }
 
-  #onEnd = (): void => {
-    this.close();
-  };
-
-  #onClose = (): void => {
-    this.close();
-  };
-
-  #onError = (err: Error): void => {
+  #onError(err: Error): void {
     if (this.#closed) return;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined || !QUIET_ERRORS.has(code)) {
       genLog.warn(`Error on ${this.#describe()}: ${err.message}`);
     }
     this.close(err);
-  };
+  }
 
   #describe(): string {
     const s = this.#socket as Partial<net.Socket>;
     return s.remoteAddress ? `connection to ${s.remoteAddress}:${s.remotePort}` : 'stream';
   }
 
-  #onWriteDone = (err?: Error | null): void => {
+  #writeCb: ((err?: Error | null) => void) | null = null;
+
+  #onWriteDone(err?: Error | null): void {
     const done = ++this.#wDone;
     if (err) {
       this.close(err); // rejects what still waits (a no-op once closed)
@@ -796,7 +816,7 @@ export class IOStream {
     } else {
       this.#wHead = h;
     }
-  };
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Internals: pending reads
@@ -842,14 +862,12 @@ export class IOStream {
     }
   }
 
-  #readExecutor = (resolve: Resolver, reject: (e: Error) => void): void => {
-    this.#readResolve = resolve;
-    this.#readReject = reject;
-  };
-
   #pend(kind: number): Promise<unknown> {
     this.#readKind = kind;
-    const p = new Promise(this.#readExecutor);
+    const p = new Promise((resolve: Resolver, reject: (e: Error) => void) => {
+      this.#readResolve = resolve;
+      this.#readReject = reject;
+    });
     this.#readPromise = p;
     if (this.#paused && this.#size < this.#maxBufferSize) this.#resume();
     return p;
@@ -1003,10 +1021,10 @@ export class IOStream {
   }
 
   #scheduleCloseCallback(): void {
-    setImmediate(this.#runCloseCallback);
+    setImmediate(runCloseCallback, this);
   }
 
-  #runCloseCallback = (): void => {
+  #runCloseCallback(): void {
     const cb = this.#closeCallback;
     this.#closeCallback = null;
     if (cb === null) return;
@@ -1015,7 +1033,7 @@ export class IOStream {
     } catch (e) {
       appLog.error('Exception in IOStream close callback', e);
     }
-  };
+  }
 
   #resume(): void {
     this.#paused = false;
@@ -1102,7 +1120,7 @@ export class IOStream {
     this.#searched = null;
     this.#text = '';
     if (i >= chunks.length) {
-      chunks.length = 0;
+      this.#chunks = NO_CHUNKS;
       this.#first = 0;
       return;
     }
