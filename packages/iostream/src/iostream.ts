@@ -177,8 +177,11 @@ let runCloseCallback: (stream: IOStream) => void = noop;
 // The read buffer's chunk list while nothing is buffered (never written to).
 const NO_CHUNKS: Buffer[] = [];
 
-// The promise of every write the kernel took at once: resolved, frozen, shared.
-const WRITTEN: Promise<void> = Object.freeze(Promise.resolve()) as Promise<void>;
+// The promise of every write the kernel took at once: resolved and shared (nobody holds its
+// resolvers, so it can never change state). Not frozen: with async_hooks enabled (APM agents,
+// playwright, AsyncLocalStorage users) Node tags a promise on its first `then`, which throws on a
+// frozen object.
+const WRITTEN: Promise<void> = Promise.resolve();
 
 function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(noop);
