@@ -802,6 +802,23 @@ export class HTTP1Connection implements HTTPConnection {
     this.#maybeComplete();
   }
 
+  /**
+   * Hands the delegate the next piece (≤ chunkSize) of a counted body: a Content-Length body or
+   * one chunk's data. True when the loop must stop: waiting for bytes, or for the delegate.
+   */
+  #deliverCounted(): boolean {
+    const w = this.#wire;
+    if (w.avail === 0 && !w.pull()) {
+      this.#waitBody();
+      return true;
+    }
+    let n = w.avail;
+    if (n > this.#remaining) n = this.#remaining;
+    if (n > this.#params.chunkSize) n = this.#params.chunkSize;
+    this.#remaining -= n;
+    return this.#deliver(w.take(n));
+  }
+
   #loop(): void {
     const w = this.#wire;
     for (;;) {
@@ -815,15 +832,7 @@ export class HTTP1Connection implements HTTPConnection {
             this.#state = S_FINISH;
             break;
           }
-          if (w.avail === 0 && !w.pull()) {
-            this.#waitBody();
-            return;
-          }
-          let n = w.avail;
-          if (n > this.#remaining) n = this.#remaining;
-          if (n > this.#params.chunkSize) n = this.#params.chunkSize;
-          this.#remaining -= n;
-          if (this.#deliver(w.take(n))) return;
+          if (this.#deliverCounted()) return;
           break;
         }
         case S_CHUNK_SIZE: {
@@ -835,15 +844,7 @@ export class HTTP1Connection implements HTTPConnection {
             this.#state = S_CHUNK_CRLF;
             break;
           }
-          if (w.avail === 0 && !w.pull()) {
-            this.#waitBody();
-            return;
-          }
-          let n = w.avail;
-          if (n > this.#remaining) n = this.#remaining;
-          if (n > this.#params.chunkSize) n = this.#params.chunkSize;
-          this.#remaining -= n;
-          if (this.#deliver(w.take(n))) return;
+          if (this.#deliverCounted()) return;
           break;
         }
         case S_CHUNK_CRLF: {
