@@ -325,6 +325,11 @@ export class IOStream {
     return this.#size;
   }
 
+  /** Bytes handed to {@link IOStream.write} that the kernel has not taken yet (the write buffer). */
+  get writeBufferSize(): number {
+    return this.#socket.writableLength;
+  }
+
   /** Why the stream closed: the socket or TLS error, the read error; `null` while open or after an orderly close. */
   get error(): Error | null {
     return this.#error;

@@ -75,3 +75,21 @@ describe('backpressure', () => {
     s.close();
   });
 });
+
+describe('writeBufferSize', () => {
+  it('counts what the kernel has not taken and drops to 0 once the peer reads it', async () => {
+    const pair = await tcpPair();
+    cleanup = pair.close;
+    const writer = new IOStream(pair.client);
+    const reader = new IOStream(pair.server);
+    expect(writer.writeBufferSize).toBe(0);
+    const big = pattern(0, 8 * 1024 * 1024);
+    const done = writer.write(big);
+    expect(writer.writeBufferSize).toBeGreaterThan(0);
+    expect(writer.writeBufferSize).toBeLessThanOrEqual(big.length);
+    const got = await reader.readBytes(big.length);
+    await done;
+    expect(got.equals(big)).toBe(true);
+    expect(writer.writeBufferSize).toBe(0);
+  });
+});
