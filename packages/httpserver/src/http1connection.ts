@@ -8,10 +8,10 @@
  *
  * @module
  */
-import type { Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { appLog, describeError, genLog } from '@tornado-ts/ioloop';
 import type { IOStream } from '@tornado-ts/iostream';
+import { clockNow, enterTurn, leaveTurn } from './clock';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import {
   type HTTPConnection,
@@ -29,12 +29,19 @@ import {
   checkHeadBytes,
   checkRequestTarget,
   classifyVersion,
+  F_CONTENT_ENCODING,
+  F_CONTENT_LENGTH,
+  F_HOST,
+  F_HOST_REPEATED,
+  F_TRANSFER_ENCODING,
   hasToken,
   isToken,
   isValidHost,
   KNOWN_METHODS,
   MAX_METHOD_LENGTH,
   parseContentLength,
+  parsedFields,
+  parseFields,
   parseHeaderLines,
   TCHAR,
 } from './parse';
@@ -207,13 +214,13 @@ class DeadlineWheel {
   #schedule(slot: number): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timerAt = slot;
-    this.#timer = setTimeout(this.#fire, Math.max(1, slot - Date.now()));
+    this.#timer = setTimeout(this.#fire, Math.max(1, slot - performance.now()));
     this.#timer.unref();
   }
 
   #fire = (): void => {
     this.#timer = null;
-    const now = Date.now();
+    const now = performance.now();
     const due: Wire[] = [];
     for (const [slot, set] of this.#slots) {
       if (slot > now) continue;
@@ -357,10 +364,16 @@ export class Wire {
 
   #onStreamRead = (stream: IOStream): void => {
     if (this.#waiter === null) return;
-    if (this.pull()) this.#fire();
-    else if (stream.closed()) {
-      this.eof = true;
-      this.#fire();
+    // Everything this turn does (parse, answer, wait for the next request) shares one clock read.
+    enterTurn();
+    try {
+      if (this.pull()) this.#fire();
+      else if (stream.closed()) {
+        this.eof = true;
+        this.#fire();
+      }
+    } finally {
+      leaveTurn();
     }
   };
 
@@ -481,7 +494,7 @@ export class Wire {
       return;
     }
     this.#timerKind = kind;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = clockNow() + timeoutMs;
     this.deadline = deadline;
     if (this.slot === 0 || this.slot > deadline + SLOT_MS) deadlines.file(this);
   }
@@ -528,22 +541,29 @@ export class Wire {
       const rest = Buffer.from(this.buf.subarray(this.pos));
       this.buf = EMPTY;
       this.pos = 0;
-      this.stream.socket.unshift(rest);
+      // IOStream has no way to take bytes back: a socket that can (net.Socket, Duplex) gets them.
+      const sock = this.stream.socket as { unshift?: (chunk: Buffer) => void };
+      if (typeof sock.unshift === 'function') sock.unshift(rest);
+      else genLog.warn(`Detached stream: ${rest.length} unparsed bytes could not be handed back`);
     }
   }
 }
 
-// Date header cache: rebuilt at most once per second.
-let dateSecond = -1;
-let dateLine = '';
+// Date header cache: built on first use, dropped by an unref'd timer at the next second boundary
+// (as node:http does), so a response reads no clock.
+let dateLine: string | null = null;
+function clearDateLine(): void {
+  dateLine = null;
+}
 function dateHeaderLine(): string {
-  const now = Date.now();
-  const sec = Math.floor(now / 1000);
-  if (sec !== dateSecond) {
-    dateSecond = sec;
-    dateLine = `Date: ${new Date(sec * 1000).toUTCString()}\r\n`;
+  let line = dateLine;
+  if (line === null) {
+    const now = Date.now();
+    line = `Date: ${new Date(now).toUTCString()}\r\n`;
+    dateLine = line;
+    setTimeout(clearDateLine, 1000 - (now % 1000)).unref();
   }
-  return dateLine;
+  return line;
 }
 
 /** A validated `HTTP/1.1 code reason\r\n` line. */
@@ -570,6 +590,9 @@ function statusLine(code: number, reason: string): StatusLine {
   statusLines.set(code, sl);
   return sl;
 }
+
+/** `#fields` when the head was not parsed by parseFields (client side): every field may be there. */
+const FIELDS_UNKNOWN = -1;
 
 // Reading states.
 const S_HEAD = 0;
@@ -928,8 +951,8 @@ export class HTTP1Connection implements HTTPConnection {
         w.wait(this, T_IDLE, p.idleTimeout);
       } else {
         const t = p.headerTimeout;
-        if (this.#headStart === 0) this.#headStart = Date.now();
-        w.wait(this, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - Date.now()));
+        if (this.#headStart === 0) this.#headStart = clockNow();
+        w.wait(this, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - clockNow()));
       }
       return false;
     }
@@ -1047,29 +1070,42 @@ export class HTTP1Connection implements HTTPConnection {
   }
 
   #parseHead(head: string): void {
-    checkHeadBytes(head);
     let eol = head.indexOf('\r\n');
     if (eol === -1) eol = head.length;
     const first = head.slice(0, eol);
     const headers = new HTTPHeaders();
-    if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, headers);
     if (this.isClient) {
+      checkHeadBytes(head);
+      if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, headers);
       this.#messageStartLine = parseResponseStartLine(first);
+      this.#fields = FIELDS_UNKNOWN;
     } else {
-      const sl = this.#parseRequestLine(first);
+      // The request line is checked byte by byte by its parser (token method, VCHAR target, exact
+      // version), the fields by parseFields: together every byte of the head.
+      let sl: RequestStartLine;
+      try {
+        sl = this.#parseRequestLine(first);
+      } catch (e) {
+        // A bad byte anywhere in the head is a 400 before any other verdict on the request line.
+        if ((e as HTTPInputError).status !== 400) checkHeadBytes(head);
+        throw e;
+      }
+      const seen = eol < head.length ? parseFields(head, eol + 2, head.length, headers) : 0;
       this.#messageStartLine = sl;
       this.#requestStartLine = sl;
       this.#requestHeaders = headers;
-      if (sl.version === 'HTTP/1.1' || headers.has('host')) {
-        const hosts = headers.getList('host');
-        if (hosts.length !== 1) {
-          throw new HTTPInputError(hosts.length === 0 ? 'Missing Host header' : 'Multiple Host headers');
-        }
-        if (!isValidHost(hosts[0] as string)) throw new HTTPInputError('Invalid Host header');
+      this.#fields = seen;
+      if (sl.version === 'HTTP/1.1' || (seen & F_HOST) !== 0) {
+        if ((seen & F_HOST) === 0) throw new HTTPInputError('Missing Host header');
+        if ((seen & F_HOST_REPEATED) !== 0) throw new HTTPInputError('Multiple Host headers');
+        if (!isValidHost(parsedFields.host)) throw new HTTPInputError('Invalid Host header');
       }
     }
     this.#messageHeaders = headers;
   }
+
+  /** Which framing fields the request head had (`F_*` bits of parseFields). */
+  #fields = FIELDS_UNKNOWN;
 
   /** Framing and the delegate's `headersReceived`; false when paused or finished. */
   #afterHead(): boolean {
@@ -1091,7 +1127,7 @@ export class HTTP1Connection implements HTTPConnection {
       }
     }
     this.#determineFraming(sl, headers);
-    if (this.#params.decompress && !this.isClient) {
+    if (this.#params.decompress && !this.isClient && (this.#fields & F_CONTENT_ENCODING) !== 0) {
       const ce = headers.get('content-encoding');
       if (ce !== undefined && ce.trim().toLowerCase() === 'gzip') {
         this.#gzip = [];
@@ -1127,8 +1163,9 @@ export class HTTP1Connection implements HTTPConnection {
   #bodyState = S_FINISH;
 
   #determineFraming(sl: RequestStartLine | ResponseStartLine, headers: HTTPHeaders): void {
-    const te = headers.get('transfer-encoding');
-    const cl = headers.get('content-length');
+    const f = this.#fields;
+    const te = (f & F_TRANSFER_ENCODING) !== 0 ? headers.get('transfer-encoding') : undefined;
+    const cl = (f & F_CONTENT_LENGTH) !== 0 ? headers.get('content-length') : undefined;
     const isRequest = !this.isClient;
     if (!isRequest) {
       const code = (sl as ResponseStartLine).code;
@@ -1185,7 +1222,7 @@ export class HTTP1Connection implements HTTPConnection {
       }
     }
     if (next === S_FIXED && this.#remaining > this.#maxBodySize) throw this.#tooLarge();
-    if (this.#bodyTimeoutMs > 0 && next !== S_FINISH) this.#bodyDeadline = Date.now() + this.#bodyTimeoutMs;
+    if (this.#bodyTimeoutMs > 0 && next !== S_FINISH) this.#bodyDeadline = clockNow() + this.#bodyTimeoutMs;
     this.#state = next;
   }
 
@@ -1200,7 +1237,7 @@ export class HTTP1Connection implements HTTPConnection {
       return;
     }
     if (this.#bodyDeadline > 0) {
-      w.wait(this, T_BODY, Math.max(1, this.#bodyDeadline - Date.now()));
+      w.wait(this, T_BODY, Math.max(1, this.#bodyDeadline - clockNow()));
     } else {
       w.wait(this, T_BODY, this.#params.idleTimeout);
     }
@@ -1374,8 +1411,7 @@ export class HTTP1Connection implements HTTPConnection {
     if (done === null) return;
     // Only a burst of pipelined requests can outrun the socket; otherwise we wait for bytes anyway.
     if (keep && !this.isClient && this.#pendingWrite !== null && this.#wire.avail > 0) {
-      const sock = this.stream.socket as Socket;
-      if (sock.writableLength + this.#wire.outBytes > WRITE_HIGH_WATER) {
+      if (this.stream.writeBufferSize + this.#wire.outBytes > WRITE_HIGH_WATER) {
         // The client pipelines faster than it reads: let the socket drain first (bounded).
         this.#wire.arm(T_IDLE, this.#params.idleTimeout);
         this.#pendingWrite.then(

@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import { unescape as qsUnescape } from 'node:querystring';
 import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
+import { clockNow } from './clock';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
 
@@ -14,8 +15,6 @@ import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
 export const responses: Readonly<Record<number, string | undefined>> = STATUS_CODES;
 
 const BAD_OUT_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-/** Anything but HTAB, SP and VCHAR: the slow path of the value check. */
-const NOT_PLAIN = /[^\t\x20-\x7e]/;
 
 /**
  * @internal What the last {@link HTTPHeaders.serialize} saw, so the writer needs no further
@@ -35,14 +34,47 @@ export function isSendable(v: string): boolean {
   return !BAD_OUT_VALUE.test(v);
 }
 
-interface HeaderEntry {
-  /** The name as first added (HTTP names are case-insensitive; this keeps the caller's case). */
-  name: string;
-  /** The name lower-cased (the map key). */
-  key: string;
-  value: string;
-  /** Further values of a repeated field, or null. */
-  more: string[] | null;
+/** Above this many distinct names, lookups go through a `Map` keyed by the lower-cased name. */
+const INDEX_MIN = 12;
+
+/**
+ * Whether two names of the same length are equal ignoring case, exactly as comparing their
+ * `toLowerCase()` would say: ASCII letters fold inline, anything beyond ASCII takes the slow path.
+ */
+function sameName(a: string, b: string): boolean {
+  const n = a.length;
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x > 0x7f || y > 0x7f) return a.toLowerCase() === b.toLowerCase();
+    const lx = x | 0x20;
+    if (lx !== (y | 0x20) || lx < 0x61 || lx > 0x7a) return false;
+  }
+  return true;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/**
+ * Checks a field value for the wire: 0 when plain (HTAB, SP, VCHAR), 1 when it holds obs-text
+ * (bytes 0x80–0xFF: the head goes out as latin1).
+ *
+ * @throws {HTTPOutputError} for CR, LF, NUL, other control bytes or characters above U+00FF.
+ */
+function checkOutValue(v: string, name: string): number {
+  let wide = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0x20 && c < 0x7f) continue;
+    if (c === 0x09) continue;
+    if (c >= 0x80 && c <= 0xff) wide = 1;
+    else throw new HTTPOutputError(`Invalid header value for ${name}`);
+  }
+  return wide;
 }
 
 /**
@@ -50,6 +82,9 @@ interface HeaderEntry {
  *
  * `get` joins repeated fields with `","` (RFC 9110 §5.3); `getList` returns them apart;
  * iteration yields every `[name, value]` pair, grouped by name in first-seen order.
+ *
+ * Fields are kept as the caller wrote them (no lower-cased copies): a lookup compares names
+ * ignoring ASCII case, and only a set of many distinct names builds a lower-cased index.
  *
  * @example
  * ```ts
@@ -61,12 +96,21 @@ interface HeaderEntry {
  * ```
  */
 export class HTTPHeaders implements Iterable<[string, string]> {
-  #map = new Map<string, HeaderEntry>();
+  // One entry per distinct name, two slots each: the name as first added, then its value (a
+  // string) or its values (an array, once the name repeats).
+  #a: Array<string | string[]> = [];
+  /** Lower-cased name -> slot of its entry; only for many names, built on demand. */
+  #index: Map<string, number> | null = null;
 
   constructor(init?: Record<string, string> | Iterable<readonly [string, string]> | HTTPHeaders) {
     if (init === undefined || init === null) return;
     if (init instanceof HTTPHeaders) {
-      for (const [k, v] of init) this.add(k, v);
+      const src = init.#a;
+      const a = this.#a;
+      for (let i = 0; i < src.length; i++) {
+        const x = src[i] as string | string[];
+        a.push(typeof x === 'string' ? x : x.slice());
+      }
     } else if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
       for (const [k, v] of init as Iterable<readonly [string, string]>) this.add(k, v);
     } else {
@@ -74,69 +118,110 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     }
   }
 
+  /** The slot of `name`'s entry, or -1. */
+  #find(name: string): number {
+    const a = this.#a;
+    const n = a.length;
+    if (n > INDEX_MIN * 2) return this.#lookup(name);
+    const len = name.length;
+    for (let i = 0; i < n; i += 2) {
+      const k = a[i] as string;
+      if (k === name || (k.length === len && sameName(k, name))) return i;
+    }
+    // Lower-casing beyond ASCII may change a name's length ('İ' -> 'i̇'): compare the slow way.
+    if (!isAscii(name)) {
+      const lower = name.toLowerCase();
+      for (let i = 0; i < n; i += 2) if ((a[i] as string).toLowerCase() === lower) return i;
+    }
+    return -1;
+  }
+
+  #lookup(name: string): number {
+    let index = this.#index;
+    if (index === null) {
+      index = new Map();
+      const a = this.#a;
+      for (let i = 0; i < a.length; i += 2) index.set((a[i] as string).toLowerCase(), i);
+      this.#index = index;
+    }
+    return index.get(name.toLowerCase()) ?? -1;
+  }
+
+  #append(name: string, value: string): void {
+    const a = this.#a;
+    a.push(name, value);
+    if (this.#index !== null) this.#index.set(name.toLowerCase(), a.length - 2);
+  }
+
   /** Adds a value, keeping earlier values of the same name. */
   add(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const e = this.#map.get(key);
-    if (e === undefined) {
-      this.#map.set(key, { name, key, value: String(value), more: null });
-    } else if (e.more === null) {
-      e.more = [String(value)];
-    } else {
-      e.more.push(String(value));
+    const v = typeof value === 'string' ? value : String(value);
+    const i = this.#find(name);
+    if (i === -1) {
+      this.#append(name, v);
+      return;
     }
+    const a = this.#a;
+    const cur = a[i + 1] as string | string[];
+    if (typeof cur === 'string') a[i + 1] = [cur, v];
+    else cur.push(v);
   }
 
   /** The value of `name` (repeats joined with ","), or `undefined` (or `dflt`) when absent. */
   get(name: string): string | undefined;
   get(name: string, dflt: string): string;
   get(name: string, dflt?: string): string | undefined {
-    const e = this.#map.get(name.toLowerCase());
-    if (e === undefined) return dflt;
-    return e.more === null ? e.value : `${e.value},${e.more.join(',')}`;
+    const i = this.#find(name);
+    if (i === -1) return dflt;
+    const v = this.#a[i + 1] as string | string[];
+    return typeof v === 'string' ? v : v.join(',');
   }
 
   /** Every value of `name`, in order; `[]` when absent. */
   getList(name: string): string[] {
-    const e = this.#map.get(name.toLowerCase());
-    if (e === undefined) return [];
-    return e.more === null ? [e.value] : [e.value, ...e.more];
+    const i = this.#find(name);
+    if (i === -1) return [];
+    const v = this.#a[i + 1] as string | string[];
+    return typeof v === 'string' ? [v] : v.slice();
   }
 
   /** Replaces every value of `name` with one value. */
   set(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const e = this.#map.get(key);
-    if (e === undefined) this.#map.set(key, { name, key, value: String(value), more: null });
-    else {
-      e.value = String(value);
-      e.more = null;
-    }
+    const v = typeof value === 'string' ? value : String(value);
+    const i = this.#find(name);
+    if (i === -1) this.#append(name, v);
+    else this.#a[i + 1] = v;
   }
 
   /** Whether `name` is present. */
   has(name: string): boolean {
-    return this.#map.has(name.toLowerCase());
+    return this.#find(name) !== -1;
   }
 
   /** Removes every value of `name`; returns whether it was present. */
   delete(name: string): boolean {
-    return this.#map.delete(name.toLowerCase());
+    const i = this.#find(name);
+    if (i === -1) return false;
+    this.#a.splice(i, 2);
+    this.#index = null;
+    return true;
   }
 
   /** Removes every field. */
   clear(): void {
-    this.#map.clear();
+    this.#a = [];
+    this.#index = null;
   }
 
   /** Number of distinct field names. */
   get size(): number {
-    return this.#map.size;
+    return this.#a.length >> 1;
   }
 
   /** The distinct field names, each as first added. */
   *names(): IterableIterator<string> {
-    for (const e of this.#map.values()) yield e.name;
+    const a = this.#a;
+    for (let i = 0; i < a.length; i += 2) yield a[i] as string;
   }
 
   /** Every `[name, value]` pair (repeated fields yield one pair per value). Alias of iteration. */
@@ -145,9 +230,12 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   }
 
   *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const e of this.#map.values()) {
-      yield [e.name, e.value];
-      if (e.more !== null) for (const v of e.more) yield [e.name, v];
+    const a = this.#a;
+    for (let i = 0; i < a.length; i += 2) {
+      const name = a[i] as string;
+      const v = a[i + 1] as string | string[];
+      if (typeof v === 'string') yield [name, v];
+      else for (const x of v) yield [name, x];
     }
   }
 
@@ -156,9 +244,12 @@ export class HTTPHeaders implements Iterable<[string, string]> {
    * paths.
    */
   forEach(fn: (name: string, value: string) => void): void {
-    for (const e of this.#map.values()) {
-      fn(e.name, e.value);
-      if (e.more !== null) for (const v of e.more) fn(e.name, v);
+    const a = this.#a;
+    for (let i = 0; i < a.length; i += 2) {
+      const name = a[i] as string;
+      const v = a[i + 1] as string | string[];
+      if (typeof v === 'string') fn(name, v);
+      else for (const x of v) fn(name, x);
     }
   }
 
@@ -170,8 +261,11 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   /** `{ name: joinedValue }`, names as first added. */
   toJSON(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const e of this.#map.values())
-      out[e.name] = e.more === null ? e.value : [e.value, ...e.more].join(',');
+    const a = this.#a;
+    for (let i = 0; i < a.length; i += 2) {
+      const v = a[i + 1] as string | string[];
+      out[a[i] as string] = typeof v === 'string' ? v : v.join(',');
+    }
     return out;
   }
 
@@ -183,41 +277,38 @@ export class HTTPHeaders implements Iterable<[string, string]> {
    */
   serialize(): string {
     let s = '';
-    let latin1 = false;
+    let wide = 0;
     let contentLength: string | undefined;
     let transferEncoding = false;
     let connection = false;
     let date = false;
-    for (const e of this.#map.values()) {
-      const name = e.name;
+    const a = this.#a;
+    for (let i = 0; i < a.length; i += 2) {
+      const name = a[i] as string;
       if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
-      const v = e.value;
-      if (NOT_PLAIN.test(v)) {
-        if (BAD_OUT_VALUE.test(v)) throw new HTTPOutputError(`Invalid header value for ${name}`);
-        latin1 = true;
-      }
-      s += `${name}: ${v}\r\n`;
-      if (e.more !== null) {
-        for (const m of e.more) {
-          if (NOT_PLAIN.test(m)) {
-            if (BAD_OUT_VALUE.test(m)) throw new HTTPOutputError(`Invalid header value for ${name}`);
-            latin1 = true;
-          }
+      const v = a[i + 1] as string | string[];
+      if (typeof v === 'string') {
+        wide |= checkOutValue(v, name);
+        s += `${name}: ${v}\r\n`;
+      } else {
+        for (const m of v) {
+          wide |= checkOutValue(m, name);
           s += `${name}: ${m}\r\n`;
         }
       }
-      switch (e.key) {
-        case 'content-length':
-          contentLength = e.more === null ? v : `${v},${e.more.join(',')}`;
+      // The fields that shape the framing, told apart by length first.
+      switch (name.length) {
+        case 4:
+          if (sameName(name, 'date')) date = true;
           break;
-        case 'transfer-encoding':
-          transferEncoding = true;
+        case 10:
+          if (sameName(name, 'connection')) connection = true;
           break;
-        case 'connection':
-          connection = true;
+        case 14:
+          if (sameName(name, 'content-length')) contentLength = typeof v === 'string' ? v : v.join(',');
           break;
-        case 'date':
-          date = true;
+        case 17:
+          if (sameName(name, 'transfer-encoding')) transferEncoding = true;
           break;
       }
     }
@@ -226,7 +317,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     st.transferEncoding = transferEncoding;
     st.connection = connection;
     st.date = date;
-    serializeState.latin1 = latin1;
+    st.latin1 = wide !== 0;
     return s;
   }
 
@@ -759,10 +850,35 @@ export class HTTPServerRequest {
   headers: HTTPHeaders;
   /** The (decompressed) body. */
   body: Buffer;
+  // `host` and `hostName` are worked out on first use: many requests never look at them.
+  #host: string | undefined;
+  #hostName: string | undefined;
+
   /** The `Host` (or the authority of an absolute-form request-target), default `127.0.0.1`. */
-  host: string;
+  get host(): string {
+    let h = this.#host;
+    if (h === undefined) {
+      h = this.headers.get('host') ?? '127.0.0.1';
+      this.#host = h;
+    }
+    return h;
+  }
+  set host(v: string) {
+    this.#host = v;
+  }
+
   /** `host` lower-cased without the port. */
-  hostName: string;
+  get hostName(): string {
+    let h = this.#hostName;
+    if (h === undefined) {
+      h = hostNameOf(this.host);
+      this.#hostName = h;
+    }
+    return h;
+  }
+  set hostName(v: string) {
+    this.#hostName = v;
+  }
   /** The path part of `uri`. */
   path: string;
   /** The query part of `uri` (without `?`). */
@@ -834,7 +950,7 @@ export class HTTPServerRequest {
     this.#files = opts.files ?? null;
     this.connection = opts.connection;
     this.serverConnection = opts.serverConnection;
-    this.#start = performance.now();
+    this.#start = clockNow();
 
     let uri = this.uri;
     let authority: string | undefined;
@@ -858,8 +974,7 @@ export class HTTPServerRequest {
     if (qhash !== -1) query = query.slice(0, qhash);
     this.path = path;
     this.query = query;
-    this.host = opts.host ?? authority ?? this.headers.get('host') ?? '127.0.0.1';
-    this.hostName = hostNameOf(this.host);
+    this.#host = opts.host ?? authority;
     this.#query0 = query;
   }
 

@@ -126,6 +126,112 @@ export function parseHeaderLine(
   into.add(s.slice(pos, colon), value);
 }
 
+/** {@link parseFields} saw a `Host` field. */
+export const F_HOST = 1;
+/** {@link parseFields} saw more than one `Host` field. */
+export const F_HOST_REPEATED = 2;
+/** {@link parseFields} saw a `Content-Length` field. */
+export const F_CONTENT_LENGTH = 4;
+/** {@link parseFields} saw a `Transfer-Encoding` field. */
+export const F_TRANSFER_ENCODING = 8;
+/** {@link parseFields} saw a `Content-Encoding` field. */
+export const F_CONTENT_ENCODING = 16;
+
+/** The value of the first `Host` field the last {@link parseFields} call saw. */
+export const parsedFields = { host: '' };
+
+/** Whether `name` (tchar only) equals `lower` (lower-case letters and "-") ignoring case. */
+function isName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses and validates the field lines of a message head, `s[start, end)`: lines separated by
+ * CRLF, the last one ending at `end`. One pass over the bytes does what {@link checkHeadBytes}
+ * and {@link parseHeaderLines} do together (no obs-fold, token names, no whitespace before the
+ * colon, no CTLs or bare CR/LF in values) and adds each field to `into`.
+ *
+ * Returns which of the fields that shape the framing were seen (`F_*` bits); the first `Host`
+ * value is left in {@link parsedFields}.
+ *
+ * @throws {HTTPInputError} on the first malformed byte or line.
+ */
+export function parseFields(s: string, start: number, end: number, into: HeaderSink): number {
+  let seen = 0;
+  let pos = start;
+  while (pos < end) {
+    const ls = pos;
+    let c = s.charCodeAt(pos);
+    if (c === 0x20 || c === 0x09) {
+      throw new HTTPInputError('Malformed HTTP headers: obs-fold (line folding) is not allowed');
+    }
+    while (TCHAR[c] === 1) {
+      pos++;
+      if (pos === end) break;
+      c = s.charCodeAt(pos);
+    }
+    if (pos === end || c !== 0x3a) {
+      if (pos < end) {
+        if (c === 0x20 || c === 0x09)
+          throw new HTTPInputError('Malformed HTTP header line: whitespace before the colon');
+        if (c === 13 && pos + 1 < end && s.charCodeAt(pos + 1) === 10) {
+          throw new HTTPInputError('Malformed HTTP header line: no colon');
+        }
+        if (c < 0x20 || c === 0x7f) badHeadByte(c, pos);
+        throw new HTTPInputError('Malformed HTTP header line: invalid byte in field name');
+      }
+      throw new HTTPInputError('Malformed HTTP header line: no colon');
+    }
+    if (pos === ls) throw new HTTPInputError('Malformed HTTP header line: empty field name');
+    const colon = pos;
+    pos++;
+    while (pos < end) {
+      c = s.charCodeAt(pos);
+      if (c !== 0x20 && c !== 0x09) break;
+      pos++;
+    }
+    const vs = pos;
+    let ve = pos;
+    for (; pos < end; pos++) {
+      c = s.charCodeAt(pos);
+      if (c > 0x20) {
+        if (c === 0x7f) badHeadByte(c, pos);
+        ve = pos + 1;
+      } else if (c !== 0x20 && c !== 0x09) {
+        if (c === 13 && pos + 1 < end && s.charCodeAt(pos + 1) === 10) break;
+        badHeadByte(c, pos);
+      }
+    }
+    const name = s.slice(ls, colon);
+    const value = s.slice(vs, ve);
+    into.add(name, value);
+    switch (colon - ls) {
+      case 4:
+        if (isName(name, 'host')) {
+          if ((seen & F_HOST) === 0) {
+            seen |= F_HOST;
+            parsedFields.host = value;
+          } else seen |= F_HOST_REPEATED;
+        }
+        break;
+      case 14:
+        if (isName(name, 'content-length')) seen |= F_CONTENT_LENGTH;
+        break;
+      case 16:
+        if (isName(name, 'content-encoding')) seen |= F_CONTENT_ENCODING;
+        break;
+      case 17:
+        if (isName(name, 'transfer-encoding')) seen |= F_TRANSFER_ENCODING;
+        break;
+    }
+    pos += 2;
+  }
+  return seen;
+}
+
 /** Where parsed fields go (an `HTTPHeaders`). */
 export interface HeaderSink {
   add(name: string, value: string): void;

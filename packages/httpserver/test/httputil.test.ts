@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { serializeState } from '../src/httputil';
 import type { Arguments, Files } from '../src/index';
 import {
   formatTimestamp,
@@ -23,10 +24,17 @@ import {
 import {
   checkHeadBytes,
   checkRequestTarget,
+  F_CONTENT_ENCODING,
+  F_CONTENT_LENGTH,
+  F_HOST,
+  F_HOST_REPEATED,
+  F_TRANSFER_ENCODING,
   hasToken,
   isAbsoluteUri,
   isValidHost,
   parseContentLength,
+  parsedFields,
+  parseFields,
   parseHeaderLines,
 } from '../src/parse';
 
@@ -94,6 +102,66 @@ describe('HTTPHeaders', () => {
     expect(new HTTPHeaders().size).toBe(0);
   });
 
+  it('keeps its semantics with many names (indexed lookups)', () => {
+    const h = new HTTPHeaders();
+    for (let i = 0; i < 40; i++) h.add(`X-Field-${i}`, String(i));
+    h.add('x-field-7', 'again');
+    expect(h.size).toBe(40);
+    expect(h.get('X-FIELD-7')).toBe('7,again');
+    expect(h.getList('x-field-39')).toEqual(['39']);
+    expect(h.has('x-field-40')).toBe(false);
+    expect(h.delete('X-Field-0')).toBe(true);
+    expect(h.has('x-field-0')).toBe(false);
+    // the index is rebuilt after a delete: later names still resolve to the right entries
+    expect(h.get('x-field-39')).toBe('39');
+    h.set('X-FIELD-39', 'set');
+    h.add('New-Name', 'n');
+    expect(h.get('new-name')).toBe('n');
+    expect(h.get('x-field-39')).toBe('set');
+    expect([...h.names()][0]).toBe('X-Field-1');
+    expect([...h].length).toBe(41);
+    h.clear();
+    expect(h.get('x-field-1')).toBeUndefined();
+  });
+
+  it('compares names beyond ASCII as toLowerCase does', () => {
+    const h = new HTTPHeaders();
+    h.add('\u00c9t\u00e9', '1');
+    expect(h.get('\u00e9T\u00c9')).toBe('1');
+    // U+0130 lower-cases to two code units ("i" + U+0307)
+    h.add('\u0130x', '2');
+    expect(h.get('i\u0307x')).toBe('2');
+    expect(h.get('Ix')).toBeUndefined();
+    expect(h.has('\u00e9t\u00e8')).toBe(false);
+  });
+
+  it('serializes with the framing fields noticed whatever their case', () => {
+    const h = new HTTPHeaders({ 'content-LENGTH': '5', DATE: 'x', connection: 'close' });
+    h.add('Transfer-Encoding', 'chunked');
+    h.add('X-Latin', 'caf\u00e9');
+    h.add('X-Two', 'a');
+    h.add('X-Two', 'b');
+    expect(h.serialize()).toBe(
+      'content-LENGTH: 5\r\nDATE: x\r\nconnection: close\r\nTransfer-Encoding: chunked\r\nX-Latin: caf\u00e9\r\nX-Two: a\r\nX-Two: b\r\n',
+    );
+    expect(serializeState).toMatchObject({
+      contentLength: '5',
+      date: true,
+      connection: true,
+      transferEncoding: true,
+      latin1: true,
+    });
+    expect(new HTTPHeaders({ A: 'b' }).serialize()).toBe('A: b\r\n');
+    expect(serializeState).toMatchObject({ contentLength: undefined, date: false, latin1: false });
+    expect(() => new HTTPHeaders({ A: 'x\u0100' }).serialize()).toThrow(HTTPOutputError);
+    expect(() =>
+      new HTTPHeaders([
+        ['A', 'ok'],
+        ['a', 'b\nc'],
+      ]).serialize(),
+    ).toThrow(HTTPOutputError);
+  });
+
   it('parses a header block strictly', () => {
     const h = HTTPHeaders.parse(
       'Content-Type: text/html\r\nX-A:  spaced \t\r\nX-A: two\nEmpty:\r\n\r\nIgnored: yes',
@@ -118,6 +186,51 @@ describe('HTTPHeaders', () => {
     ['DEL in value', 'A: \x7f\r\n'],
   ])('rejects %s', (_what, text) => {
     expect(() => HTTPHeaders.parse(text)).toThrow(HTTPInputError);
+  });
+});
+
+describe('parseFields', () => {
+  it('adds every field and reports the framing fields', () => {
+    const h = new HTTPHeaders();
+    const text =
+      'HOST: a.example\r\ncontent-length: 3\r\nX:  v \t\r\nTransfer-encoding: chunked\r\nContent-Encoding: gzip\r\nEmpty:';
+    const seen = parseFields(text, 0, text.length, h);
+    expect(seen).toBe(F_HOST | F_CONTENT_LENGTH | F_TRANSFER_ENCODING | F_CONTENT_ENCODING);
+    expect(parsedFields.host).toBe('a.example');
+    expect(h.get('x')).toBe('v');
+    expect(h.get('empty')).toBe('');
+    expect([...h.names()]).toEqual([
+      'HOST',
+      'content-length',
+      'X',
+      'Transfer-encoding',
+      'Content-Encoding',
+      'Empty',
+    ]);
+    const two = 'Host: a\r\nhost: b';
+    expect(parseFields(two, 0, two.length, new HTTPHeaders()) & F_HOST_REPEATED).toBe(F_HOST_REPEATED);
+    expect(parsedFields.host).toBe('a');
+    // same lengths, other names
+    const other = 'Hose: a\r\nContent-Lengthy: 1\r\ncontent-lengtx: 2';
+    expect(parseFields(other, 0, other.length, new HTTPHeaders())).toBe(0);
+  });
+
+  it.each([
+    ['obs-fold', 'A: b\r\n c', /obs-fold/],
+    ['space before colon', 'A : b', /whitespace before the colon/],
+    ['no colon', 'Abc\r\nB: c', /no colon/],
+    ['no colon at the end', 'Abc', /no colon/],
+    ['empty name', ': b', /empty field name/],
+    ['bad name byte', 'A@b: c', /invalid byte in field name/],
+    ['control byte in a name', 'A\x01: c', /control byte 0x01/],
+    ['bare LF in a name', 'A\nB: c', /bare LF/],
+    ['NUL in a value', 'A: b\0c', /control byte 0x00/],
+    ['bare CR in a value', 'A: b\rc', /bare CR/],
+    ['bare CR at the end', 'A: b\r', /bare CR/],
+    ['bare LF in a value', 'A: b\nc: d', /bare LF/],
+    ['DEL in a value', 'A: \x7f', /control byte 0x7f/],
+  ])('rejects %s', (_what, text, msg) => {
+    expect(() => parseFields(text, 0, text.length, new HTTPHeaders())).toThrow(msg);
   });
 });
 

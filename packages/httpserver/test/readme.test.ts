@@ -56,7 +56,7 @@ describe.skipIf(esbuild === null)('README', () => {
         conditions: ['@tornado-ts/source'],
         logLevel: 'error',
         banner: {
-          js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+          js: "import { createRequire as __readmeCreateRequire } from 'node:module'; const require = __readmeCreateRequire(import.meta.url);",
         },
       });
       const child = spawn(process.execPath, [out], { stdio: ['ignore', 'pipe', 'pipe'] });
