@@ -13,6 +13,7 @@ import { HTTPError, RoutingError } from './errors';
 import { ErrorHandler } from './handlers';
 import { type CookieOptions, hasStreamRequestBody, RequestHandler } from './request-handler';
 import {
+  exactPaths,
   type HandlerClass,
   HostMatches,
   type HostRules,
@@ -154,6 +155,7 @@ export class Application implements HTTPServerConnectionDelegate {
   }
 
   #addRules(target: HostRules, rules: RuleSpec[]): void {
+    target.exact = null;
     for (const r of rules) {
       const spec = toURLSpec(r);
       target.rules.push(spec);
@@ -199,7 +201,10 @@ export class Application implements HTTPServerConnectionDelegate {
       const h = hosts[i]!;
       if (h !== this.#wildcard && !this.#hostMatches(h, request)) continue;
       const rules = h.rules;
-      for (let j = 0; j < rules.length; j++) {
+      const exact = h.exact ?? (h.exact = exactPaths(rules));
+      const k = exact.paths.get(path);
+      if (k !== undefined && k < exact.firstPattern) return rules[k]!.found;
+      for (let j = exact.firstPattern; j < rules.length; j++) {
         const spec = rules[j]!;
         const m = spec.matcher.match(path);
         if (m !== null) {

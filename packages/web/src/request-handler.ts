@@ -153,7 +153,8 @@ export class RequestHandler {
   #headers!: HTTPHeaders;
   #status = 200;
   #reason = 'OK';
-  #buf: (string | Uint8Array)[] = [];
+  /** The written chunks; the shared frozen {@link NO_CHUNKS} until the first write. */
+  #buf: (string | Uint8Array)[] = NO_CHUNKS;
   #headersWritten = false;
   #finished = false;
   #autoFinish = true;
@@ -255,7 +256,7 @@ export class RequestHandler {
     this.#headers.set('Server', this.application.serverHeader);
     this.#headers.set('Content-Type', 'text/html; charset=UTF-8');
     this.setDefaultHeaders();
-    this.#buf = [];
+    this.#buf = NO_CHUNKS;
     this.#status = 200;
     this.#reason = 'OK';
   }
@@ -312,7 +313,7 @@ export class RequestHandler {
   write(chunk: string | Uint8Array | Record<string, unknown>): void {
     if (this.#finished) throw new HandlerError('cannot write() after finish()', 'ERR_WRITE_AFTER_FINISH');
     if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
-      this.#buf.push(chunk);
+      this.#append(chunk);
       return;
     }
     if (Array.isArray(chunk)) {
@@ -323,14 +324,19 @@ export class RequestHandler {
     }
     this.#headers.set('Content-Type', JSON_CONTENT_TYPE);
     const json = JSON.stringify(chunk);
-    this.#buf.push(json.includes('</') ? json.replace(/<\//g, '<\\/') : json);
+    this.#append(json.includes('</') ? json.replace(/<\//g, '<\\/') : json);
+  }
+
+  #append(chunk: string | Uint8Array): void {
+    if (this.#buf === NO_CHUNKS) this.#buf = [chunk];
+    else this.#buf.push(chunk);
   }
 
   /** The buffered output as one chunk; a lone string stays a string (the connection encodes it with the head). */
   #takeChunk(): string | Buffer {
     const b = this.#buf;
     if (b.length === 0) return '';
-    this.#buf = [];
+    this.#buf = NO_CHUNKS;
     if (b.length === 1) {
       const c = b[0]!;
       return typeof c === 'string' || Buffer.isBuffer(c)
@@ -345,7 +351,7 @@ export class RequestHandler {
 
   #bufferLength(): number {
     let n = 0;
-    for (const c of this.#buf) n += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
+    for (const c of this.#buf) n += typeof c === 'string' ? utf8Length(c) : c.length;
     return n;
   }
 
@@ -458,7 +464,7 @@ export class RequestHandler {
       if (status === 200 && (method === 'GET' || method === 'HEAD') && !this.#headers.has('etag')) {
         this.setEtagHeader();
         if (this.checkEtagHeader()) {
-          this.#buf = [];
+          this.#buf = NO_CHUNKS;
           this.setStatus(304);
         }
       }
@@ -472,7 +478,7 @@ export class RequestHandler {
         this.#headers.delete('content-type');
       } else if (!this.#headers.has('content-length')) {
         const c = this.#buf.length === 0 ? '' : this.#buf[0]!;
-        this.#headers.set('Content-Length', String(typeof c === 'string' ? Buffer.byteLength(c) : c.length));
+        this.#headers.set('Content-Length', String(typeof c === 'string' ? utf8Length(c) : c.length));
       }
     }
     const conn = this.request.connection!;
@@ -497,7 +503,12 @@ export class RequestHandler {
     this.application.logRequest(this);
     this.#runOnFinish();
     this.#preparedResolve?.();
-    p.then(undefined, noop);
+    // nobody may await it: a rejection must not go unhandled (once per promise: connections
+    // hand out one shared resolved promise while the kernel takes the bytes at once)
+    if (p !== lastGuarded) {
+      p.then(undefined, noop);
+      lastGuarded = p;
+    }
     return p;
   }
 
@@ -557,7 +568,7 @@ export class RequestHandler {
     const failed = (e: unknown) => {
       appLog.error('Uncaught exception in writeError: %s', errorText(e));
       if (!this.#finished) {
-        this.#buf = [];
+        this.#buf = NO_CHUNKS;
         this.finish();
       }
     };
@@ -624,7 +635,7 @@ export class RequestHandler {
     let len = 0;
     for (const c of buf) {
       crc = crc32(c, crc);
-      len += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
+      len += typeof c === 'string' ? utf8Length(c) : c.length;
     }
     return `"${len.toString(16)}-${crc.toString(16)}"`;
   }
@@ -1211,7 +1222,10 @@ export class RequestHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The empty chunk list every handler starts with (frozen: a write replaces it, never pushes). */
+const NO_CHUNKS: (string | Uint8Array)[] = Object.freeze([]) as unknown as (string | Uint8Array)[];
 const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
+let lastGuarded: Promise<void> | null = null;
 let lastEtagBody = '';
 let lastEtag = '"0-811c9dc5"';
 const OK_LINE = new ResponseStartLine('HTTP/1.1', 200, 'OK');
@@ -1228,7 +1242,31 @@ function logExceptionHandler(e: unknown): void {
   appLog.error('Exception in exception handler: %s', errorText(e));
 }
 
+let lastLengthText = '';
+let lastLength = 0;
+/**
+ * `Buffer.byteLength(s)` (UTF-8), cheaper for the short bodies most handlers write: an ASCII scan
+ * in JS, and the last short text's length remembered (handlers often answer the same text again).
+ */
+function utf8Length(s: string): number {
+  if (s === lastLengthText) return lastLength;
+  const n = s.length;
+  if (n > 256) return Buffer.byteLength(s);
+  let len = n;
+  for (let i = 0; i < n; i++) {
+    if (s.charCodeAt(i) >= 0x80) {
+      len = Buffer.byteLength(s);
+      break;
+    }
+  }
+  lastLengthText = s;
+  lastLength = len;
+  return len;
+}
+
+// The last name and value that passed the checks (handlers set the same header again and again).
 let lastGoodHeaderName = 'Content-Type';
+let lastGoodHeaderValue = 'text/html; charset=UTF-8';
 function convertHeaderValue(name: string, value: string | number | Date): string {
   let s: string;
   if (typeof value === 'string') s = value;
@@ -1241,8 +1279,11 @@ function convertHeaderValue(name: string, value: string | number | Date): string
     }
     lastGoodHeaderName = name;
   }
-  if (UNSAFE_HEADER_RE.test(s)) {
-    throw new HandlerError(`unsafe header value for ${name}: ${JSON.stringify(s)}`, 'ERR_UNSAFE_HEADER');
+  if (s !== lastGoodHeaderValue) {
+    if (UNSAFE_HEADER_RE.test(s)) {
+      throw new HandlerError(`unsafe header value for ${name}: ${JSON.stringify(s)}`, 'ERR_UNSAFE_HEADER');
+    }
+    lastGoodHeaderValue = s;
   }
   return s;
 }

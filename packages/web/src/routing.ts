@@ -217,4 +217,32 @@ export function toURLSpec(spec: RuleSpec): URLSpec {
 export interface HostRules {
   host: HostMatches;
   rules: URLSpec[];
+  /** The literal-path index of `rules` (built on first use, dropped when rules are added). */
+  exact?: ExactPaths | null;
+}
+
+/**
+ * An index of the literal patterns of a rule list, so that a request for one of them needs no
+ * scan: `paths` maps a literal path to the first rule with that pattern; rules before
+ * `firstPattern` are all literal, so a path found there wins (rule order is kept) and a path not
+ * found can only match from `firstPattern` on.
+ */
+export interface ExactPaths {
+  paths: Map<string, number>;
+  firstPattern: number;
+}
+
+/** Builds the {@link ExactPaths} index of `rules`. */
+export function exactPaths(rules: readonly URLSpec[]): ExactPaths {
+  const paths = new Map<string, number>();
+  let firstPattern = rules.length;
+  for (let i = 0; i < rules.length; i++) {
+    const literal = rules[i]!.matcher.literal;
+    if (literal === null) {
+      if (firstPattern === rules.length) firstPattern = i;
+    } else if (!paths.has(literal)) {
+      paths.set(literal, i);
+    }
+  }
+  return { paths, firstPattern };
 }

@@ -10,7 +10,7 @@ import {
   RedirectHandler,
   RequestHandler,
 } from '../src/index';
-import { client, type TestClient } from './helpers';
+import { client, fakeRequest, type TestClient } from './helpers';
 
 const logs: string[] = [];
 function captureLogs() {
@@ -330,6 +330,34 @@ describe('output', () => {
     expect(bad.status).toBe(500);
     expect(bad.header('injected')).toBeUndefined();
     expect(bad.header('x-default')).toBe('yes');
+  });
+
+  it('counts Content-Length in UTF-8 bytes and tags each body apart, however often it repeats', async () => {
+    class Text extends RequestHandler {
+      override get() {
+        const t = this.getArgument('t');
+        this.setHeader('X-Echo', this.getArgument('h', 'same'));
+        this.write(t === 'big' ? 'é'.repeat(300) : t);
+      }
+    }
+    const app = new Application([['/t', Text]]);
+    const seen = new Map<string, string>();
+    for (const t of ['abc', 'abc', 'héllo', 'héllo', '€uro', 'abc', '😀', 'big', 'big', 'hello']) {
+      const r = await fakeRequest(app, 'GET', `/t?t=${encodeURIComponent(t)}`);
+      const bytes = t === 'big' ? 600 : Buffer.byteLength(t);
+      expect(r.body.length).toBe(bytes);
+      expect(r.header('content-length')).toBe(String(bytes));
+      const etag = r.header('etag')!;
+      expect(seen.get(t) ?? etag).toBe(etag);
+      seen.set(t, etag);
+    }
+    expect(new Set(seen.values()).size).toBe(seen.size);
+    // a header value that passed once is remembered; an unsafe one after it is still refused
+    expect((await fakeRequest(app, 'GET', '/t?t=a&h=ok')).header('x-echo')).toBe('ok');
+    expect((await fakeRequest(app, 'GET', '/t?t=a&h=ok')).header('x-echo')).toBe('ok');
+    const bad = await fakeRequest(app, 'GET', `/t?t=a&h=${encodeURIComponent('ok\r\nX-Injected: 1')}`);
+    expect(bad.status).toBe(500);
+    expect(bad.header('x-injected')).toBeUndefined();
   });
 
   it('answers 304 when If-None-Match matches the ETag', async () => {

@@ -125,6 +125,36 @@ describe('Application routing', () => {
     expect(r2.json().args).toEqual([null]);
   });
 
+  it('keeps rule order between literal and pattern rules (literal-path index)', async () => {
+    class Third extends Echo {}
+    const app = new Application([
+      ['/lit', Echo, { rule: 0 }],
+      ['/(pat|lit2|lit)', Other, { rule: 1 }],
+      ['/lit2', Third, { rule: 2 }],
+      ['/lit', Third, { rule: 3 }],
+      ['/late', Third, { rule: 4 }],
+      ['/late', Echo, { rule: 5 }],
+    ]);
+    const init = async (path: string) => (await fakeRequest(app, 'GET', path)).json().init;
+    expect(await init('/lit')).toEqual({ rule: 0 }); // literal before any pattern: no scan
+    expect(await init('/lit2')).toEqual({ rule: 1 }); // an earlier pattern beats a later literal
+    expect(await init('/pat')).toEqual({ rule: 1 });
+    expect(await init('/late')).toEqual({ rule: 4 }); // the first of two equal literals
+    expect((await fakeRequest(app, 'GET', '/nope')).status).toBe(404);
+    // rules added after requests were served are seen (the index is rebuilt)
+    app.addRules([['/added', Other, { rule: 6 }]]);
+    expect(await init('/added')).toEqual({ rule: 6 });
+    const lits = new Application([
+      ['/a', Echo, { rule: 0 }],
+      ['/b', Other, { rule: 1 }],
+    ]);
+    expect((await fakeRequest(lits, 'GET', '/b')).json().init).toEqual({ rule: 1 });
+    expect((await fakeRequest(lits, 'GET', '/c')).status).toBe(404);
+    lits.addRules([['/(c)', Other, { rule: 2 }]]);
+    expect((await fakeRequest(lits, 'GET', '/c')).json().init).toEqual({ rule: 2 });
+    expect((await fakeRequest(lits, 'GET', '/a')).json().init).toEqual({ rule: 0 });
+  });
+
   it('routes by host, falling through to the wildcard rules', async () => {
     const app = new Application([['/', Echo]]);
     app.addHandlers('www\\.example\\.com', [
