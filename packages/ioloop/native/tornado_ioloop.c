@@ -9,10 +9,15 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <node_api.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,7 @@ typedef struct poll_handle {
   napi_async_context async;
   instance* inst;
   int fd;
+  int no_hup_check; /* sockets: read(2) returning 0 tells a hang-up, skip the poll(2) per event */
   int closing;      /* uv_close called */
   int napi_released;/* callback ref + async context released */
   int refs;         /* 1 for the libuv handle (until close_cb), +1 once the JS external exists */
@@ -176,7 +182,7 @@ static void on_poll(uv_poll_t* p, int status, int uvevents) {
     if (uvevents & UV_READABLE) events |= T_READ;
     if (uvevents & UV_WRITABLE) events |= T_WRITE;
     if (uvevents & UV_DISCONNECT) events |= T_ERROR;
-    if ((events & T_READ) || (uvevents & UV_PRIORITIZED)) {
+    if (!h->no_hup_check && ((events & T_READ) || (uvevents & UV_PRIORITIZED))) {
       /* libuv folds POLLHUP into "readable" (or "prioritized" when that is all we asked for);
        * ask the kernel whether this is a hang-up. */
       struct pollfd pfd;
@@ -240,10 +246,21 @@ static poll_handle* unwrap_handle(napi_env env, napi_value v) {
   return (poll_handle*)data;
 }
 
-/* pollStart(fd, events, callback) -> handle */
+/* pollStart(fd, events, callback, flags?) -> handle; flags bit 1: no hang-up check */
 static napi_value js_poll_start(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "pollStart(fd, events, callback)")) return NULL;
+  napi_value argv[4];
+  size_t argc = 4;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollStart(fd, events, callback, flags?)");
+    return NULL;
+  }
+  int32_t flags = 0;
+  if (argc >= 4) {
+    napi_valuetype ft;
+    CALL(env, napi_typeof(env, argv[3], &ft));
+    if (ft == napi_number) napi_get_value_int32(env, argv[3], &flags);
+  }
   int32_t fd, events;
   if (!get_int32(env, argv[0], &fd, "fd") || !get_int32(env, argv[1], &events, "events")) return NULL;
   napi_valuetype t;
@@ -261,6 +278,7 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   if (h == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
   h->env = env;
   h->fd = fd;
+  h->no_hup_check = (flags & 1) != 0;
   h->inst = inst;
   int r = uv_poll_init(loop, &h->poll, fd);
   if (r < 0) {
@@ -433,6 +451,194 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+
+/* ---------- socket helpers (TCPServer's native accept path, FdSocket) ---------- */
+
+static int set_nodelay(int fd, int on) {
+  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+/* Fills [address, port, family] of a socket address into out[0..2]. */
+static napi_status address_values(napi_env env, const struct sockaddr_storage* ss, napi_value* out) {
+  char text[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  const char* family = "unix";
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in* a = (const struct sockaddr_in*)ss;
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+    family = "IPv4";
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6* a = (const struct sockaddr_in6*)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+    family = "IPv6";
+  }
+  napi_status st;
+  if ((st = napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &out[0])) != napi_ok) return st;
+  if ((st = napi_create_int32(env, port, &out[1])) != napi_ok) return st;
+  return napi_create_string_latin1(env, family, NAPI_AUTO_LENGTH, &out[2]);
+}
+
+/* accept(listenFd, noDelay) -> [fd, address, port, family] | null (would block). The new socket is
+ * non-blocking and close-on-exec; noDelay turns Nagle off on TCP sockets. Errors throw with .code. */
+static napi_value js_accept(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "accept(fd, noDelay)")) return NULL;
+  int32_t lfd;
+  if (!get_int32(env, argv[0], &lfd, "fd")) return NULL;
+  bool nodelay = false;
+  napi_coerce_to_bool(env, argv[1], &argv[1]);
+  napi_get_value_bool(env, argv[1], &nodelay);
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int fd;
+  do {
+    sl = sizeof ss;
+#if defined(__linux__)
+    fd = accept4(lfd, (struct sockaddr*)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    fd = accept(lfd, (struct sockaddr*)&ss, &sl);
+    if (fd >= 0) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
+#endif
+  } while (fd < 0 && errno == EINTR);
+  napi_value out;
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      CALL(env, napi_get_null(env, &out));
+      return out;
+    }
+    return throw_errno(env, errno, "accept");
+  }
+  if (nodelay && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) set_nodelay(fd, 1);
+  napi_value v[4];
+  if (napi_create_int32(env, fd, &v[0]) != napi_ok || address_values(env, &ss, &v[1]) != napi_ok ||
+      napi_create_array_with_length(env, 4, &out) != napi_ok) {
+    close(fd);
+    throw_last_error(env);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < 4; i++) CALL(env, napi_set_element(env, out, i, v[i]));
+  return out;
+}
+
+/* sockName(fd, peer) -> [address, port, family] (getsockname/getpeername) */
+static napi_value js_sock_name(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "sockName(fd, peer)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  bool peer = false;
+  napi_coerce_to_bool(env, argv[1], &argv[1]);
+  napi_get_value_bool(env, argv[1], &peer);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  memset(&ss, 0, sizeof ss);
+  int r = peer ? getpeername(fd, (struct sockaddr*)&ss, &sl) : getsockname(fd, (struct sockaddr*)&ss, &sl);
+  if (r < 0) return throw_errno(env, errno, peer ? "getpeername" : "getsockname");
+  napi_value v[3], out;
+  CALL(env, address_values(env, &ss, v));
+  CALL(env, napi_create_array_with_length(env, 3, &out));
+  for (uint32_t i = 0; i < 3; i++) CALL(env, napi_set_element(env, out, i, v[i]));
+  return out;
+}
+
+/* dup(fd) -> a new close-on-exec descriptor for the same open file */
+static napi_value js_dup(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "dup(fd)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (nfd < 0) return throw_errno(env, errno, "dup");
+  napi_value out;
+  CALL(env, napi_create_int32(env, nfd, &out));
+  return out;
+}
+
+/* close(fd); EINTR counts as closed (Linux always releases the descriptor). */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "close(fd)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close");
+  return NULL;
+}
+
+/* shutdown(fd): no more writes (SHUT_WR); the peer reads EOF. ENOTCONN is ignored. */
+static napi_value js_shutdown(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "shutdown(fd)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN) return throw_errno(env, errno, "shutdown");
+  return NULL;
+}
+
+/* setNoDelay(fd, on) */
+static napi_value js_set_nodelay(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "setNoDelay(fd, on)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  bool on = true;
+  napi_coerce_to_bool(env, argv[1], &argv[1]);
+  napi_get_value_bool(env, argv[1], &on);
+  if (set_nodelay(fd, on ? 1 : 0) < 0) return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+/* writeString(fd, string, latin1) -> bytes written (the string's latin1 or UTF-8 bytes), or -1
+ * when the write would block. Encodes into a stack buffer for small strings: no JS Buffer. */
+static napi_value js_write_string(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, "writeString(fd, string, latin1)")) return NULL;
+  int32_t fd;
+  if (!get_int32(env, argv[0], &fd, "fd")) return NULL;
+  napi_valuetype t;
+  CALL(env, napi_typeof(env, argv[1], &t));
+  if (t != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "string must be a string");
+    return NULL;
+  }
+  bool latin1 = false;
+  napi_coerce_to_bool(env, argv[2], &argv[2]);
+  napi_get_value_bool(env, argv[2], &latin1);
+  size_t len = 0;
+  CALL(env, latin1 ? napi_get_value_string_latin1(env, argv[1], NULL, 0, &len)
+                   : napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+  char stack[16384];
+  char* buf = len < sizeof stack ? stack : (char*)malloc(len + 1);
+  if (buf == NULL) return throw_errno(env, ENOMEM, "write");
+  size_t got = 0;
+  napi_status st = latin1 ? napi_get_value_string_latin1(env, argv[1], buf, len + 1, &got)
+                          : napi_get_value_string_utf8(env, argv[1], buf, len + 1, &got);
+  if (st != napi_ok) {
+    if (buf != stack) free(buf);
+    throw_last_error(env);
+    return NULL;
+  }
+  ssize_t n = 0;
+  if (got > 0) {
+    do {
+      n = write(fd, buf, got);
+    } while (n < 0 && errno == EINTR);
+  }
+  int err = errno;
+  if (buf != stack) free(buf);
+  if (n < 0) {
+    if (err != EAGAIN && err != EWOULDBLOCK) return throw_errno(env, err, "write");
+    n = -1;
+  }
+  napi_value out;
+  CALL(env, napi_create_int64(env, (int64_t)n, &out));
+  return out;
+}
+
 /* ---------- module ---------- */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -454,7 +660,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       METHOD("pollStart", js_poll_start), METHOD("pollUpdate", js_poll_update),
       METHOD("pollClose", js_poll_close), METHOD("read", js_read),
       METHOD("write", js_write),          METHOD("setNonBlocking", js_set_nonblocking),
-      METHOD("pipe", js_pipe),
+      METHOD("pipe", js_pipe),            METHOD("accept", js_accept),
+      METHOD("sockName", js_sock_name),   METHOD("dup", js_dup),
+      METHOD("close", js_close),          METHOD("shutdown", js_shutdown),
+      METHOD("setNoDelay", js_set_nodelay), METHOD("writeString", js_write_string),
   };
 #undef METHOD
   CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

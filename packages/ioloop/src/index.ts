@@ -24,7 +24,7 @@ export {
   isThenable,
 } from './future';
 export { moment, multi, multiFuture, type QuietOptions, sleep, withTimeout } from './gen';
-export { IOLoop, Timeout } from './ioloop';
+export { type AddHandlerOptions, IOLoop, Timeout } from './ioloop';
 export { BoundedSemaphore, Condition, Event, Lock, type Releaser, Semaphore } from './locks';
 export {
   accessLog,
@@ -38,7 +38,22 @@ export {
   type LogSink,
   resetLogging,
 } from './log';
-export { fdPipe, fdRead, fdSupport, fdWrite, setNonBlocking } from './native';
+export {
+  type AcceptedConnection,
+  fdAccept,
+  fdClose,
+  fdDup,
+  fdPipe,
+  fdRead,
+  fdSetNoDelay,
+  fdShutdown,
+  fdSockName,
+  fdSupport,
+  fdWrite,
+  fdWriteString,
+  type SocketName,
+  setNonBlocking,
+} from './native';
 export { PeriodicCallback } from './periodic-callback';
 export {
   type Comparator,

@@ -46,6 +46,16 @@ export class Timeout {
   }
 }
 
+/** Options of {@link IOLoop.addHandler}. */
+export interface AddHandlerOptions {
+  /**
+   * Report a peer's hang-up as {@link IOLoop.ERROR} together with READ (default `true`). That
+   * costs one poll(2) per READ notification; a socket reader that treats read(2) returning 0 as
+   * the hang-up can turn it off (`false`): ERROR then comes only for socket errors.
+   */
+  hangupCheck?: boolean;
+}
+
 interface HandlerEntry {
   fd: number;
   handler: (fd: number, events: number) => unknown;
@@ -439,14 +449,20 @@ export class IOLoop {
   /**
    * Calls `handler(fd, events)` whenever `fd` is ready for `events` (a mask of
    * {@link IOLoop.READ} and {@link IOLoop.WRITE}); {@link IOLoop.ERROR} is reported on error or
-   * hang-up without asking (`ERROR` alone watches for that only; `NONE` watches nothing). Notifications are level-triggered, through libuv's poll watcher in the
+   * hang-up without asking (`ERROR` alone watches for that only; `NONE` watches nothing; see
+   * {@link AddHandlerOptions.hangupCheck}). Notifications are level-triggered, through libuv's poll watcher in the
    * native addon; the fd is switched to non-blocking mode. Remove the handler before closing the fd.
    *
    * @throws {@link IOLoopError} if `fd` already has a handler; {@link AddonMissingError} if the
    *   addon is not built; an Error with `code` if libuv cannot poll the fd (e.g. `EPERM` for a
    *   regular file).
    */
-  addHandler(fd: number, handler: (fd: number, events: number) => unknown, events: number): void {
+  addHandler(
+    fd: number,
+    handler: (fd: number, events: number) => unknown,
+    events: number,
+    opts?: AddHandlerOptions,
+  ): void {
     if (this.#closed) throw new IOLoopError('IOLoop is closed', 'ERR_IOLOOP_CLOSED');
     checkFd(fd);
     checkEvents(events);
@@ -454,7 +470,12 @@ export class IOLoop {
     if (fdsInUse.has(fd)) throw new IOLoopError(`fd ${fd} already has a handler`, 'ERR_IOLOOP_FD_IN_USE');
     const native = addon();
     const entry: HandlerEntry = { fd, handler, events, poll: null as unknown as PollHandle };
-    entry.poll = native.pollStart(fd, events, (ev: number) => this.#dispatch(entry, ev));
+    entry.poll = native.pollStart(
+      fd,
+      events,
+      (ev: number) => this.#dispatch(entry, ev),
+      opts?.hangupCheck === false ? 1 : 0,
+    );
     fdsInUse.add(fd);
     this.#handlers.set(fd, entry);
   }

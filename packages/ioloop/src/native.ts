@@ -6,8 +6,11 @@ export type PollHandle = object & { readonly __pollHandle?: never };
 
 /** The surface of the compiled addon (`build/Release/tornado_ioloop.node`). */
 export interface NativeAddon {
-  /** Starts a uv_poll watcher on `fd` for Tornado-style `events`; `cb` receives Tornado event bits. */
-  pollStart(fd: number, events: number, cb: (events: number) => void): PollHandle;
+  /**
+   * Starts a uv_poll watcher on `fd` for Tornado-style `events`; `cb` receives Tornado event bits.
+   * `flags` bit 1: skip the poll(2) that tells a hang-up from readable data on READ events.
+   */
+  pollStart(fd: number, events: number, cb: (events: number) => void, flags?: number): PollHandle;
   /** Changes the events a watcher waits for (0 stops it without closing it). */
   pollUpdate(handle: PollHandle, events: number): void;
   /** Stops and closes a watcher; idempotent. */
@@ -16,7 +19,25 @@ export interface NativeAddon {
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   setNonBlocking(fd: number, on: boolean): void;
   pipe(): [number, number];
+  accept(fd: number, noDelay: boolean): AcceptedConnection | null;
+  sockName(fd: number, peer: boolean): SocketName;
+  dup(fd: number): number;
+  close(fd: number): void;
+  shutdown(fd: number): void;
+  setNoDelay(fd: number, on: boolean): void;
+  writeString(fd: number, data: string, latin1: boolean): number;
 }
+
+/** A connection taken by {@link fdAccept}: its descriptor and the peer's address. */
+export type AcceptedConnection = [
+  fd: number,
+  address: string,
+  port: number,
+  family: 'IPv4' | 'IPv6' | 'unix',
+];
+
+/** A socket's address from {@link fdSockName}: `''`, `0` and `'unix'` for unix sockets. */
+export type SocketName = [address: string, port: number, family: 'IPv4' | 'IPv6' | 'unix'];
 
 /** The file name of the addon, relative to the package root. */
 export const ADDON_PATH = 'build/Release/tornado_ioloop.node';
@@ -25,8 +46,11 @@ function defaultLoader(): NativeAddon {
   if (process.env.TORNADO_TS_IOLOOP_NO_ADDON) {
     throw new Error('disabled by the TORNADO_TS_IOLOOP_NO_ADDON environment variable');
   }
-  // src/native.ts, dist/index.js and dist/index.cjs all sit one directory below the package root.
   const require = createRequire(import.meta.url);
+  // A bundled app (esbuild, webpack, ...) loses the package layout: point this at the .node file.
+  const explicit = process.env.TORNADO_TS_IOLOOP_ADDON;
+  if (explicit) return require(explicit) as NativeAddon;
+  // src/native.ts, dist/index.js and dist/index.cjs all sit one directory below the package root.
   return require(`../${ADDON_PATH}`) as NativeAddon;
 }
 
@@ -142,4 +166,74 @@ export function setNonBlocking(fd: number, on = true): void {
  */
 export function fdPipe(): [number, number] {
   return addon().pipe();
+}
+
+/**
+ * Accepts one connection on a listening, non-blocking socket (accept4(2)). The new descriptor is
+ * non-blocking and close-on-exec; `noDelay` turns Nagle's algorithm off on TCP connections.
+ *
+ * @returns `[fd, address, port, family]`, or `null` when no connection is waiting (EAGAIN).
+ *   Failures (`EMFILE`, `ECONNABORTED`, ...) throw an `Error` with that `code`.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ * @example
+ * ```ts
+ * loop.addHandler(listenFd, () => {
+ *   for (let c = fdAccept(listenFd, true); c !== null; c = fdAccept(listenFd, true)) serve(c[0]);
+ * }, IOLoop.READ);
+ * ```
+ */
+export function fdAccept(fd: number, noDelay = false): AcceptedConnection | null {
+  return (cached ?? addon()).accept(fd, noDelay);
+}
+
+/**
+ * The local (`peer` false, getsockname(2)) or remote (getpeername(2)) address of a socket.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdSockName(fd: number, peer = false): SocketName {
+  return addon().sockName(fd, peer);
+}
+
+/**
+ * Duplicates a descriptor (close-on-exec). Closing either copy leaves the other open.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdDup(fd: number): number {
+  return addon().dup(fd);
+}
+
+/**
+ * Closes a descriptor (close(2)). Remove its IOLoop handler first.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdClose(fd: number): void {
+  (cached ?? addon()).close(fd);
+}
+
+/**
+ * Shuts the write side of a socket down (shutdown(2), `SHUT_WR`): the peer reads end of file.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdShutdown(fd: number): void {
+  addon().shutdown(fd);
+}
+
+/**
+ * Turns Nagle's algorithm off (`on`) or on for a TCP socket (`TCP_NODELAY`).
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdSetNoDelay(fd: number, on = true): void {
+  addon().setNoDelay(fd, on);
+}
+
+/**
+ * Writes a string's bytes (`'latin1'`: one byte per character; `'utf8'`) to a non-blocking
+ * descriptor without making a Buffer of it first.
+ *
+ * @returns the number of bytes written (may be fewer than the encoded length: write the rest from
+ *   a Buffer), or `-1` when the write would block. Failures throw an `Error` with a `code`.
+ * @throws {@link AddonMissingError} when the native addon is not built.
+ */
+export function fdWriteString(fd: number, data: string, encoding: 'latin1' | 'utf8' = 'utf8'): number {
+  return (cached ?? addon()).writeString(fd, data, encoding === 'latin1');
 }

@@ -89,6 +89,13 @@ describe('handler bookkeeping (with a scripted addon)', () => {
       write: (_fd, _b, _o, len) => len,
       setNonBlocking() {},
       pipe: () => [100, 101],
+      accept: () => null,
+      sockName: () => ['', 0, 'unix'],
+      dup: (fd) => fd + 1000,
+      close() {},
+      shutdown() {},
+      setNoDelay() {},
+      writeString: (_fd, s) => s.length,
     };
     return { a, polls };
   }

@@ -11,6 +11,7 @@ export {
   StreamNotIdleError,
   UnsatisfiableReadError,
 } from './errors';
+export { FdSocket, type FdSocketOptions } from './fd-socket';
 export type {
   ConnectOptions,
   IOStreamOptions,

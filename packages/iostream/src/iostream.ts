@@ -9,6 +9,7 @@ import {
   StreamNotIdleError,
   UnsatisfiableReadError,
 } from './errors';
+import { FdSocket } from './fd-socket';
 
 /** Options shared by every stream class. Sizes are bytes. */
 export interface IOStreamOptions {
@@ -170,9 +171,9 @@ let uncorkStream: (stream: IOStream) => void = noop;
 // Socket listeners shared by every stream (set in IOStream's static block): the socket knows its
 // stream by this symbol, so an idle stream carries no closures of its own.
 const kStream = Symbol('tornado-ts.iostream');
-let sockData: (this: Duplex, chunk: Buffer | string) => void = noop;
-let sockEnd: (this: Duplex) => void = noop;
-let sockError: (this: Duplex, err: Error) => void = noop;
+let sockData: (this: Duplex | FdSocket, chunk: Buffer | string) => void = noop;
+let sockEnd: (this: Duplex | FdSocket) => void = noop;
+let sockError: (this: Duplex | FdSocket, err: Error) => void = noop;
 let runCloseCallback: (stream: IOStream) => void = noop;
 // The read buffer's chunk list while nothing is buffered (never written to).
 const NO_CHUNKS: Buffer[] = [];
@@ -225,7 +226,7 @@ type Resolver = (value: never) => void;
  * ```
  */
 export class IOStream {
-  #socket: Duplex;
+  #socket: Duplex | FdSocket;
   readonly #maxBufferSize: number;
   readonly #maxWriteBufferSize: number;
   readonly #options: IOStreamOptions;
@@ -286,7 +287,7 @@ export class IOStream {
    * Wraps a connected socket (or any connected `Duplex`). The stream takes the socket over: it reads
    * it in flowing mode and destroys it on close.
    */
-  constructor(socket: Duplex, opts: IOStreamOptions = {}) {
+  constructor(socket: Duplex | FdSocket, opts: IOStreamOptions = {}) {
     if (socket === null || typeof socket !== 'object' || typeof socket.on !== 'function') {
       throw new TypeError('IOStream needs a connected net.Socket or Duplex');
     }
@@ -315,8 +316,11 @@ export class IOStream {
   // ---------------------------------------------------------------------------------------------
   // Public state
 
-  /** The underlying socket or `Duplex` (remote address, TLS details, ...). Do not read from it. */
-  get socket(): Duplex {
+  /**
+   * The underlying socket (remote address, TLS details, ...): the `net.Socket` or `Duplex` given,
+   * or the {@link FdSocket} of a connection TCPServer accepted natively. Do not read from it.
+   */
+  get socket(): Duplex | FdSocket {
     return this.#socket;
   }
 
@@ -646,7 +650,13 @@ export class IOStream {
       throw new StreamNotIdleError('IOStream is not idle; cannot convert to TLS');
     }
     if (this.#closed) return Promise.reject(new StreamClosedError(this.#error));
-    const sock = this.#socket;
+    let sock = this.#socket;
+    if (sock instanceof FdSocket) {
+      // TLS runs on a net.Socket: hand the descriptor over (nothing is queued: the stream is idle).
+      sock.removeAllListeners();
+      sock = sock.toNetSocket();
+      this.#socket = sock;
+    }
     sock.removeListener('data', sockData);
     sock.removeListener('end', sockEnd);
     sock.removeListener('close', sockEnd);
@@ -747,13 +757,13 @@ export class IOStream {
   // Internals: socket events
 
   static {
-    sockData = function (this: Duplex, chunk: Buffer | string): void {
+    sockData = function (this: Duplex | FdSocket, chunk: Buffer | string): void {
       (this as unknown as Record<symbol, IOStream>)[kStream]!.#onData(chunk);
     };
-    sockEnd = function (this: Duplex): void {
+    sockEnd = function (this: Duplex | FdSocket): void {
       (this as unknown as Record<symbol, IOStream>)[kStream]!.close();
     };
-    sockError = function (this: Duplex, err: Error): void {
+    sockError = function (this: Duplex | FdSocket, err: Error): void {
       (this as unknown as Record<symbol, IOStream>)[kStream]!.#onError(err);
     };
     runCloseCallback = (stream: IOStream): void => stream.#runCloseCallback();

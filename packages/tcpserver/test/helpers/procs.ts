@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { until } from './net';
+
+// The bundled package cannot find the ioloop addon next to itself: tell it where it is.
+const ADDON = resolve(__dirname, '..', '..', '..', 'ioloop', 'build', 'Release', 'tornado_ioloop.node');
 
 /** Children spawned by a test; `killAll` in afterEach/finally takes them all down. */
 export const spawned: ChildProcess[] = [];
@@ -33,7 +37,12 @@ export function runNode(
   waitLine: (re: RegExp) => Promise<string>;
   waitStderr: (re: RegExp) => Promise<void>;
 } {
-  const env: NodeJS.ProcessEnv = { ...process.env, TORNADO_TS_LOG_LEVEL: 'info', ...opts.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TORNADO_TS_LOG_LEVEL: 'info',
+    ...(existsSync(ADDON) ? { TORNADO_TS_IOLOOP_ADDON: ADDON } : {}),
+    ...opts.env,
+  };
   delete env.NODE_OPTIONS;
   const child =
     opts.shellPrefix !== undefined
