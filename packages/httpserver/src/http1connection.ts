@@ -27,7 +27,7 @@ import {
 } from './httputil';
 import {
   checkHeadBytes,
-  checkRequestTarget,
+  checkRequestTargetIn,
   classifyVersion,
   F_CONTENT_ENCODING,
   F_CONTENT_LENGTH,
@@ -591,6 +591,24 @@ function statusLine(code: number, reason: string): StatusLine {
   return sl;
 }
 
+/** Where a head (or trailer section) arriving in pieces was left: each byte is looked at once. */
+class PartialHead {
+  /** Bytes of the head searched for its end so far. */
+  headScan = 0;
+  /** When the head started arriving (clockNow ms), 0 before. */
+  headStart = 0;
+  /** Bytes of a partial request head validated so far (from the head's start). */
+  pScan = 0;
+  /** Bytes of the request line searched for its end so far. */
+  pScanLine = 0;
+  /** Bytes of complete lines parsed (request line included). */
+  pLines = 0;
+  /** The fields parsed so far, once the request line is complete. */
+  pHeaders: HTTPHeaders | null = null;
+  /** Bytes of the trailer section validated so far. */
+  trailerScan = 0;
+}
+
 /** `#fields` when the head was not parsed by parseFields (client side): every field may be there. */
 const FIELDS_UNKNOWN = -1;
 
@@ -617,6 +635,32 @@ const latin1Write = (Buffer.prototype as unknown as { latin1Write?: (s: string, 
 /** Buffer's own latin1 reader when present. */
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string })
   .latin1Slice;
+function latin1(buf: Buffer, start: number, end: number): string {
+  return latin1Slice !== undefined ? latin1Slice.call(buf, start, end) : buf.toString('latin1', start, end);
+}
+// The latin1 text of the last small body sent: a response body that repeats (a fixed page, the
+// same JSON) is turned into a string once, and a comparison of its bytes proves the reuse right.
+let lastBody = '';
+const SMALL_BODY = 256;
+
+/** `chunk[0, len)` as a latin1 string. */
+function bodyText(chunk: Buffer, len: number): string {
+  if (len <= SMALL_BODY) {
+    const last = lastBody;
+    if (last.length === len) {
+      let i = 0;
+      while (i < len && chunk[i] === last.charCodeAt(i)) i++;
+      if (i === len) return last;
+    }
+    const text = latin1(chunk, 0, len);
+    lastBody = text;
+    return text;
+  }
+  return latin1(chunk, 0, len);
+}
+
+/** Bytes of a request head looked at as one string on the first try. */
+const HEAD_WINDOW = 2048;
 function writeLatin1(out: Buffer, s: string): void {
   if (latin1Write !== undefined) latin1Write.call(out, s, 0);
   else out.write(s, 0, 'latin1');
@@ -669,8 +713,8 @@ export class HTTP1Connection implements HTTPConnection {
   #maxBodySize: number;
   #bodyTimeoutMs: number;
   #bodyDeadline = 0;
-  #headStart = 0;
-  #headScan = 0;
+  /** Progress through a head or trailer section arriving in pieces (null: none yet). */
+  #p: PartialHead | null = null;
   #gzip: Buffer[] | null = null;
   #readFinished = false;
   #delegateDone = false;
@@ -924,14 +968,30 @@ export class HTTP1Connection implements HTTPConnection {
       if (w.avail > 0) {
         const buf = w.buf;
         const start = w.pos;
+        if (this.#p === null || this.#p.headScan === 0) {
+          // First look at this head: the usual head is short and arrived whole. One latin1 string
+          // of the first bytes, searched as a string (cheaper than a Buffer search plus a slice).
+          const avail = buf.length - start;
+          let n = avail < HEAD_WINDOW ? avail : HEAD_WINDOW;
+          if (n > p.maxHeaderSize) n = p.maxHeaderSize;
+          const text = latin1(buf, start, start + n);
+          const e = text.indexOf('\r\n\r\n');
+          if (e !== -1) {
+            this.#parseHead(text, e);
+            w.skip(e + 4);
+            return this.#afterHead();
+          }
+        }
         const limit = start + p.maxHeaderSize;
         // Bytes already searched are not searched again (slow senders cost linear time).
-        const from = this.#headScan > 3 ? start + this.#headScan - 3 : start;
+        const ph = (this.#p ??= new PartialHead());
+        const from = ph.headScan > 3 ? start + ph.headScan - 3 : start;
         const end = buf.indexOf(CRLFCRLF, from);
-        this.#headScan = buf.length - start;
+        ph.headScan = buf.length - start;
         if (end !== -1 && end + 4 <= limit) {
-          this.#headScan = 0;
-          this.#parseHead(buf.toString('latin1', start, end));
+          this.#p = null;
+          const head = buf.toString('latin1', start, end);
+          this.#parseHead(head, head.length);
           w.skip(end + 4 - start);
           return this.#afterHead();
         }
@@ -947,38 +1007,33 @@ export class HTTP1Connection implements HTTPConnection {
       }
       if (this.isClient) {
         w.wait(this, T_NONE, 0);
-      } else if (w.avail === 0 && this.#headStart === 0) {
+      } else if (w.avail === 0 && (this.#p === null || this.#p.headStart === 0)) {
         w.wait(this, T_IDLE, p.idleTimeout);
       } else {
         const t = p.headerTimeout;
-        if (this.#headStart === 0) this.#headStart = clockNow();
-        w.wait(this, T_HEADER, t === 0 ? 0 : Math.max(1, this.#headStart + t - clockNow()));
+        const ph = (this.#p ??= new PartialHead());
+        if (ph.headStart === 0) ph.headStart = clockNow();
+        w.wait(this, T_HEADER, t === 0 ? 0 : Math.max(1, ph.headStart + t - clockNow()));
       }
       return false;
     }
   }
 
-  // Incremental check of a partial request head: bytes validated so far (from the head's start),
-  // whether the request line was parsed, and the fields seen.
-  #pScan = 0;
-  #pScanLine = 0;
-  #pLines = 0;
-  #pHeaders: HTTPHeaders | null = null;
-
   /** Rejects a partial request head as early as its bytes allow (each byte is looked at once). */
   #checkPartialHead(buf: Buffer, start: number): void {
+    const ph = (this.#p ??= new PartialHead());
     const n = buf.length;
     // Bytes: no CTLs, no bare CR/LF. A CR as the last byte may be half of a CRLF: keep it for later.
     const scanEnd = buf[n - 1] === 13 ? n - 1 : n;
-    if (start + this.#pScan < scanEnd) {
-      checkHeadBytes(buf.toString('latin1', start + this.#pScan, scanEnd));
-      this.#pScan = scanEnd - start;
+    if (start + ph.pScan < scanEnd) {
+      checkHeadBytes(buf.toString('latin1', start + ph.pScan, scanEnd));
+      ph.pScan = scanEnd - start;
     }
-    if (this.#pHeaders === null) {
+    if (ph.pHeaders === null) {
       // The request line.
-      const eol = buf.indexOf(CRLF, start + (this.#pScanLine > 1 ? this.#pScanLine - 1 : 0));
+      const eol = buf.indexOf(CRLF, start + (ph.pScanLine > 1 ? ph.pScanLine - 1 : 0));
       if (eol === -1) {
-        this.#pScanLine = n - start;
+        ph.pScanLine = n - start;
         const len = n - start;
         if (len >= MAX_REQUEST_LINE) throw new HTTPInputError('Request line too long', { status: 414 });
         // The method: only its first bytes matter.
@@ -1013,14 +1068,15 @@ export class HTTP1Connection implements HTTPConnection {
         }
         return;
       }
-      this.#parseRequestLine(buf.toString('latin1', start, eol));
-      this.#pHeaders = new HTTPHeaders();
-      this.#pLines = eol + 2 - start;
+      const line = buf.toString('latin1', start, eol);
+      this.#parseRequestLine(line, 0, line.length);
+      ph.pHeaders = new HTTPHeaders();
+      ph.pLines = eol + 2 - start;
     }
     // Complete header lines, each parsed once.
-    const h = this.#pHeaders;
+    const h = ph.pHeaders;
     for (;;) {
-      const ls = start + this.#pLines;
+      const ls = start + ph.pLines;
       if (ls >= n) return;
       const c = buf[ls];
       if (c === 0x20 || c === 0x09) {
@@ -1029,7 +1085,7 @@ export class HTTP1Connection implements HTTPConnection {
       const eol = buf.indexOf(CRLF, ls);
       if (eol === -1) return;
       parseHeaderLines(buf.toString('latin1', ls, eol), 0, eol - ls, h);
-      this.#pLines = eol + 2 - start;
+      ph.pLines = eol + 2 - start;
       const cl = h.get('content-length');
       if (cl !== undefined && parseContentLength(cl) < 0) {
         throw new HTTPInputError(`Invalid Content-Length ${JSON.stringify(cl.slice(0, 40))}`);
@@ -1040,57 +1096,67 @@ export class HTTP1Connection implements HTTPConnection {
     }
   }
 
-  #parseRequestLine(line: string): RequestStartLine {
-    if (line.length > MAX_REQUEST_LINE - 2)
+  /** Parses the request line `s[start, end)`; every byte of it is checked. */
+  #parseRequestLine(s: string, start: number, end: number): RequestStartLine {
+    if (end - start > MAX_REQUEST_LINE - 2)
       throw new HTTPInputError('Request line too long', { status: 414 });
-    const sp1 = line.indexOf(' ');
-    if (sp1 <= 0 || sp1 > MAX_METHOD_LENGTH)
+    const sp1 = s.indexOf(' ', start);
+    if (sp1 <= start || sp1 >= end || sp1 - start > MAX_METHOD_LENGTH)
       throw new HTTPInputError('Malformed HTTP request line: bad method');
-    const sp2 = line.indexOf(' ', sp1 + 1);
-    if (sp2 === -1) throw new HTTPInputError('Malformed HTTP request line: no HTTP version');
-    const method = line.slice(0, sp1);
-    for (let i = 0; i < sp1; i++) {
-      if (TCHAR[line.charCodeAt(i)] !== 1)
+    const sp2 = s.indexOf(' ', sp1 + 1);
+    if (sp2 === -1 || sp2 >= end) throw new HTTPInputError('Malformed HTTP request line: no HTTP version');
+    for (let i = start; i < sp1; i++) {
+      if (TCHAR[s.charCodeAt(i)] !== 1)
         throw new HTTPInputError('Malformed HTTP request line: invalid method');
     }
-    const target = line.slice(sp1 + 1, sp2);
-    checkRequestTarget(method, target);
-    const version = line.slice(sp2 + 1);
-    const vs = classifyVersion(version);
-    if (vs !== 0) {
-      throw new HTTPInputError(`Unsupported HTTP version ${JSON.stringify(version.slice(0, 16))}`, {
-        status: vs,
-      });
+    // The common methods and versions as constants (no copies; later comparisons are cheap).
+    let method: string;
+    if (sp1 - start === 3 && s.startsWith('GET', start)) method = 'GET';
+    else if (sp1 - start === 4 && s.startsWith('POST', start)) method = 'POST';
+    else method = s.slice(start, sp1);
+    checkRequestTargetIn(method, s, sp1 + 1, sp2);
+    let version: string;
+    if (end - sp2 === 9 && s.startsWith('HTTP/1.1', sp2 + 1)) version = 'HTTP/1.1';
+    else if (end - sp2 === 9 && s.startsWith('HTTP/1.0', sp2 + 1)) version = 'HTTP/1.0';
+    else {
+      version = s.slice(sp2 + 1, end);
+      const vs = classifyVersion(version);
+      if (vs !== 0) {
+        throw new HTTPInputError(`Unsupported HTTP version ${JSON.stringify(version.slice(0, 16))}`, {
+          status: vs,
+        });
+      }
     }
     const methods = this.#params.methods;
     if (methods !== null && !methods.has(method)) {
       throw new HTTPInputError(`Method not implemented: ${JSON.stringify(method)}`, { status: 501 });
     }
-    return new RequestStartLine(method, target, version);
+    return new RequestStartLine(method, s.slice(sp1 + 1, sp2), version);
   }
 
-  #parseHead(head: string): void {
-    let eol = head.indexOf('\r\n');
-    if (eol === -1) eol = head.length;
-    const first = head.slice(0, eol);
+  /** Parses the head `text[0, end)` (start line and fields, without the blank line). */
+  #parseHead(text: string, end: number): void {
+    let eol = text.indexOf('\r\n');
+    if (eol === -1 || eol > end) eol = end;
     const headers = new HTTPHeaders();
     if (this.isClient) {
+      const head = end === text.length ? text : text.slice(0, end);
       checkHeadBytes(head);
-      if (eol < head.length) parseHeaderLines(head, eol + 2, head.length, headers);
-      this.#messageStartLine = parseResponseStartLine(first);
+      if (eol < end) parseHeaderLines(head, eol + 2, end, headers);
+      this.#messageStartLine = parseResponseStartLine(head.slice(0, eol));
       this.#fields = FIELDS_UNKNOWN;
     } else {
       // The request line is checked byte by byte by its parser (token method, VCHAR target, exact
       // version), the fields by parseFields: together every byte of the head.
       let sl: RequestStartLine;
       try {
-        sl = this.#parseRequestLine(first);
+        sl = this.#parseRequestLine(text, 0, eol);
       } catch (e) {
         // A bad byte anywhere in the head is a 400 before any other verdict on the request line.
-        if ((e as HTTPInputError).status !== 400) checkHeadBytes(head);
+        if ((e as HTTPInputError).status !== 400) checkHeadBytes(text.slice(0, end));
         throw e;
       }
-      const seen = eol < head.length ? parseFields(head, eol + 2, head.length, headers) : 0;
+      const seen = eol < end ? parseFields(text, eol + 2, end, headers) : 0;
       this.#messageStartLine = sl;
       this.#requestStartLine = sl;
       this.#requestHeaders = headers;
@@ -1113,7 +1179,7 @@ export class HTTP1Connection implements HTTPConnection {
     const sl = this.#messageStartLine as RequestStartLine | ResponseStartLine;
     const w = this.#wire;
     w.disarm();
-    this.#headStart = 0;
+    this.#p = null;
     if (this.isClient) {
       const code = (sl as ResponseStartLine).code;
       if (code >= 100 && code < 200) {
@@ -1304,8 +1370,6 @@ export class HTTP1Connection implements HTTPConnection {
   }
 
   /** Reads the trailer section after the last chunk; false when waiting. */
-  #trailerScan = 0;
-
   #readTrailers(): boolean {
     const w = this.#wire;
     const max = this.#params.maxHeaderSize;
@@ -1318,7 +1382,8 @@ export class HTTP1Connection implements HTTPConnection {
           this.#state = S_FINISH;
           return true;
         }
-        const from = this.#trailerScan > 3 ? start + this.#trailerScan - 3 : start;
+        const ph = (this.#p ??= new PartialHead());
+        const from = ph.trailerScan > 3 ? start + ph.trailerScan - 3 : start;
         const end = buf.indexOf(CRLFCRLF, from);
         if (end !== -1) {
           if (end + 4 - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
@@ -1337,9 +1402,9 @@ export class HTTP1Connection implements HTTPConnection {
         if (buf.length - start > max) throw new HTTPInputError('Trailer section too large', { status: 431 });
         const n = buf.length;
         const scanEnd = buf[n - 1] === 13 ? n - 1 : n;
-        if (start + this.#trailerScan < scanEnd) {
-          checkHeadBytes(buf.toString('latin1', start + this.#trailerScan, scanEnd));
-          this.#trailerScan = scanEnd - start;
+        if (start + ph.trailerScan < scanEnd) {
+          checkHeadBytes(buf.toString('latin1', start + ph.trailerScan, scanEnd));
+          ph.trailerScan = scanEnd - start;
         }
       } else if (w.avail === 1 && w.buf[w.pos] === 10) {
         throw new HTTPInputError('Malformed chunked body: bare LF');
@@ -1630,7 +1695,7 @@ export class HTTP1Connection implements HTTPConnection {
       if (typeof chunk === 'string' && ascii) out = head + chunk;
       else if (Buffer.isBuffer(chunk)) {
         // One latin1 string (a byte per character) that the socket writes without a Buffer.
-        out = head + (latin1Slice !== undefined ? latin1Slice.call(chunk, 0, len) : chunk.toString('latin1'));
+        out = head + bodyText(chunk, len);
         outLatin1 = true;
       } else {
         const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);

@@ -54,10 +54,11 @@ function sameName(a: string, b: string): boolean {
   return true;
 }
 
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
+/**
+ * The one character whose `toLowerCase()` is longer than itself ('İ' -> 'i̇'): only names holding
+ * it can equal a name of another length.
+ */
+const DOTTED_I = '\u0130';
 
 /**
  * Checks a field value for the wire: 0 when plain (HTAB, SP, VCHAR), 1 when it holds obs-text
@@ -75,6 +76,36 @@ function checkOutValue(v: string, name: string): number {
     else throw new HTTPOutputError(`Invalid header value for ${name}`);
   }
   return wide;
+}
+
+// Kinds of field names for serialize.
+const K_OTHER = 0;
+const K_DATE = 1;
+const K_CONNECTION = 2;
+const K_CONTENT_LENGTH = 3;
+const K_TRANSFER_ENCODING = 4;
+/** Field names already checked by serialize, with their kind: responses repeat the same few. */
+const nameKinds = new Map<string, number>();
+const NAME_KINDS_MAX = 1024;
+
+/**
+ * The kind of a field name about to be sent (whether it shapes the framing).
+ *
+ * @throws {HTTPOutputError} for a name that is not a token.
+ */
+function nameKind(name: string): number {
+  const known = nameKinds.get(name);
+  if (known !== undefined) return known;
+  if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
+  let k = K_OTHER;
+  const n = name.length;
+  if (n === 4 && sameName(name, 'date')) k = K_DATE;
+  else if (n === 10 && sameName(name, 'connection')) k = K_CONNECTION;
+  else if (n === 14 && sameName(name, 'content-length')) k = K_CONTENT_LENGTH;
+  else if (n === 17 && sameName(name, 'transfer-encoding')) k = K_TRANSFER_ENCODING;
+  if (nameKinds.size >= NAME_KINDS_MAX) nameKinds.clear();
+  nameKinds.set(name, k);
+  return k;
 }
 
 /**
@@ -101,11 +132,14 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   #a: Array<string | string[]> = [];
   /** Lower-cased name -> slot of its entry; only for many names, built on demand. */
   #index: Map<string, number> | null = null;
+  /** A stored name holds {@link DOTTED_I}. */
+  #dotted = false;
 
   constructor(init?: Record<string, string> | Iterable<readonly [string, string]> | HTTPHeaders) {
     if (init === undefined || init === null) return;
     if (init instanceof HTTPHeaders) {
       const src = init.#a;
+      this.#dotted = init.#dotted;
       const a = this.#a;
       for (let i = 0; i < src.length; i++) {
         const x = src[i] as string | string[];
@@ -128,8 +162,8 @@ export class HTTPHeaders implements Iterable<[string, string]> {
       const k = a[i] as string;
       if (k === name || (k.length === len && sameName(k, name))) return i;
     }
-    // Lower-casing beyond ASCII may change a name's length ('İ' -> 'i̇'): compare the slow way.
-    if (!isAscii(name)) {
+    // Lower-casing may change a name's length ('İ' -> 'i̇'): then compare the slow way.
+    if (this.#dotted || name.indexOf(DOTTED_I) !== -1) {
       const lower = name.toLowerCase();
       for (let i = 0; i < n; i += 2) if ((a[i] as string).toLowerCase() === lower) return i;
     }
@@ -150,6 +184,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   #append(name: string, value: string): void {
     const a = this.#a;
     a.push(name, value);
+    if (name.indexOf(DOTTED_I) !== -1) this.#dotted = true;
     if (this.#index !== null) this.#index.set(name.toLowerCase(), a.length - 2);
   }
 
@@ -211,6 +246,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   clear(): void {
     this.#a = [];
     this.#index = null;
+    this.#dotted = false;
   }
 
   /** Number of distinct field names. */
@@ -285,7 +321,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     const a = this.#a;
     for (let i = 0; i < a.length; i += 2) {
       const name = a[i] as string;
-      if (!isToken(name)) throw new HTTPOutputError(`Invalid header name ${JSON.stringify(name)}`);
+      const kind = nameKind(name);
       const v = a[i + 1] as string | string[];
       if (typeof v === 'string') {
         wide |= checkOutValue(v, name);
@@ -296,20 +332,11 @@ export class HTTPHeaders implements Iterable<[string, string]> {
           s += `${name}: ${m}\r\n`;
         }
       }
-      // The fields that shape the framing, told apart by length first.
-      switch (name.length) {
-        case 4:
-          if (sameName(name, 'date')) date = true;
-          break;
-        case 10:
-          if (sameName(name, 'connection')) connection = true;
-          break;
-        case 14:
-          if (sameName(name, 'content-length')) contentLength = typeof v === 'string' ? v : v.join(',');
-          break;
-        case 17:
-          if (sameName(name, 'transfer-encoding')) transferEncoding = true;
-          break;
+      if (kind !== K_OTHER) {
+        if (kind === K_CONTENT_LENGTH) contentLength = typeof v === 'string' ? v : v.join(',');
+        else if (kind === K_DATE) date = true;
+        else if (kind === K_CONNECTION) connection = true;
+        else transferEncoding = true;
       }
     }
     const st = serializeState;

@@ -17,6 +17,19 @@ export const TCHAR: Uint8Array = (() => {
   return t;
 })();
 
+/**
+ * reg-name bytes of RFC 3986 §3.2.2 (unreserved, pct-encoded's "%", sub-delims except ","): 1
+ * where the byte may appear in a `Host` name.
+ */
+const REG_NAME: Uint8Array = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (const ch of "-._~%!$&'()*+;=") t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
+
 /** Longest method we accept; the longest registered one (`UPDATEREDIRECTREF`) has 17 bytes. */
 export const MAX_METHOD_LENGTH = 32;
 
@@ -243,15 +256,20 @@ export interface HeaderSink {
  * refused: this server is not a proxy.
  */
 export function checkRequestTarget(method: string, target: string): void {
-  if (target.length === 0) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
-  for (let i = 0; i < target.length; i++) {
-    const c = target.charCodeAt(i);
+  checkRequestTargetIn(method, target, 0, target.length);
+}
+
+/** {@link checkRequestTarget} for the request-target `s[start, end)`. */
+export function checkRequestTargetIn(method: string, s: string, start: number, end: number): void {
+  if (end <= start) throw new HTTPInputError('Malformed HTTP request line: empty request-target');
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) {
       throw new HTTPInputError('Malformed HTTP request line: invalid byte in request-target');
     }
   }
-  const c0 = target.charCodeAt(0);
-  if (c0 === 0x2f /* / */) return;
+  if (s.charCodeAt(start) === 0x2f /* / */) return;
+  const target = s.slice(start, end);
   if (target === '*') {
     if (method === 'OPTIONS') return;
     throw new HTTPInputError('Malformed HTTP request line: "*" is only valid with OPTIONS');
@@ -366,26 +384,7 @@ export function isValidHost(host: string): boolean {
     for (; i < n; i++) {
       const c = host.charCodeAt(i);
       if (c === 0x3a) break;
-      const lc = c | 0x20;
-      const ok =
-        (lc >= 0x61 && lc <= 0x7a) ||
-        (c >= 0x30 && c <= 0x39) ||
-        c === 0x2d || // -
-        c === 0x2e || // .
-        c === 0x5f || // _
-        c === 0x7e || // ~
-        c === 0x25 || // % (pct-encoded)
-        c === 0x21 || // !
-        c === 0x24 || // $
-        c === 0x26 || // &
-        c === 0x27 || // '
-        c === 0x28 || // (
-        c === 0x29 || // )
-        c === 0x2a || // *
-        c === 0x2b || // +
-        c === 0x3b || // ;
-        c === 0x3d; // =
-      if (!ok) return false;
+      if (c > 0x7f || REG_NAME[c] !== 1) return false;
     }
   }
   if (i === n) return true;

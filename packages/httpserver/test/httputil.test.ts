@@ -153,6 +153,14 @@ describe('HTTPHeaders', () => {
     });
     expect(new HTTPHeaders({ A: 'b' }).serialize()).toBe('A: b\r\n');
     expect(serializeState).toMatchObject({ contentLength: undefined, date: false, latin1: false });
+    // names checked once are remembered (a bounded memo): many distinct names, then the same again
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 1100; i++) {
+        expect(new HTTPHeaders({ [`X-N${i}`]: 'v' }).serialize()).toBe(`X-N${i}: v\r\n`);
+      }
+    }
+    expect(() => new HTTPHeaders({ 'Bad Name': 'v' }).serialize()).toThrow(HTTPOutputError);
+    expect(() => new HTTPHeaders({ 'Bad Name': 'v' }).serialize()).toThrow(HTTPOutputError);
     expect(() => new HTTPHeaders({ A: 'x\u0100' }).serialize()).toThrow(HTTPOutputError);
     expect(() =>
       new HTTPHeaders([
