@@ -14,6 +14,7 @@ import type { IOStream } from '@tornado-ts/iostream';
 import { clockNow, enterTurn, leaveTurn } from './clock';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import {
+  addTokenField,
   type HTTPConnection,
   HTTPHeaders,
   type HTTPMessageDelegate,
@@ -1156,7 +1157,7 @@ export class HTTP1Connection implements HTTPConnection {
         if ((e as HTTPInputError).status !== 400) checkHeadBytes(text.slice(0, end));
         throw e;
       }
-      const seen = eol < end ? parseFields(text, eol + 2, end, headers) : 0;
+      const seen = eol < end ? parseFields(text, eol + 2, end, headers, addTokenField) : 0;
       this.#messageStartLine = sl;
       this.#requestStartLine = sl;
       this.#requestHeaders = headers;

@@ -15,6 +15,8 @@ import { isSupportedVersion, isToken, parseHeaderLine } from './parse';
 export const responses: Readonly<Record<number, string | undefined>> = STATUS_CODES;
 
 const BAD_OUT_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Anything but HTAB, SP and VCHAR. */
+const NOT_PLAIN = /[^\t\x20-\x7e]/;
 
 /**
  * @internal What the last {@link HTTPHeaders.serialize} saw, so the writer needs no further
@@ -55,10 +57,11 @@ function sameName(a: string, b: string): boolean {
 }
 
 /**
- * The one character whose `toLowerCase()` is longer than itself ('İ' -> 'i̇'): only names holding
- * it can equal a name of another length.
+ * The one character whose `toLowerCase()` is longer than itself ('İ' -> 'i' + U+0307), and the
+ * combining dot it brings: only a name holding one of them can equal a name of another length.
  */
 const DOTTED_I = '\u0130';
+const COMBINING_DOT = '\u0307';
 
 /**
  * Checks a field value for the wire: 0 when plain (HTAB, SP, VCHAR), 1 when it holds obs-text
@@ -67,6 +70,12 @@ const DOTTED_I = '\u0130';
  * @throws {HTTPOutputError} for CR, LF, NUL, other control bytes or characters above U+00FF.
  */
 function checkOutValue(v: string, name: string): number {
+  if (v.length > 8) {
+    // Longer values: the regex engine scans faster than a loop.
+    if (!NOT_PLAIN.test(v)) return 0;
+    if (BAD_OUT_VALUE.test(v)) throw new HTTPOutputError(`Invalid header value for ${name}`);
+    return 1;
+  }
   let wide = 0;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
@@ -77,6 +86,11 @@ function checkOutValue(v: string, name: string): number {
   }
   return wide;
 }
+
+/**
+ * @internal `headers.add(name, value)` for a `name` known to be a token (the wire parser's fields).
+ */
+export let addTokenField: (h: HTTPHeaders, name: string, value: string) => void = () => {};
 
 // Kinds of field names for serialize.
 const K_OTHER = 0;
@@ -132,7 +146,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   #a: Array<string | string[]> = [];
   /** Lower-cased name -> slot of its entry; only for many names, built on demand. */
   #index: Map<string, number> | null = null;
-  /** A stored name holds {@link DOTTED_I}. */
+  /** A stored name holds {@link DOTTED_I} or {@link COMBINING_DOT}. */
   #dotted = false;
 
   constructor(init?: Record<string, string> | Iterable<readonly [string, string]> | HTTPHeaders) {
@@ -163,7 +177,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
       if (k === name || (k.length === len && sameName(k, name))) return i;
     }
     // Lower-casing may change a name's length ('İ' -> 'i̇'): then compare the slow way.
-    if (this.#dotted || name.indexOf(DOTTED_I) !== -1) {
+    if (this.#dotted) {
       const lower = name.toLowerCase();
       for (let i = 0; i < n; i += 2) if ((a[i] as string).toLowerCase() === lower) return i;
     }
@@ -184,7 +198,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   #append(name: string, value: string): void {
     const a = this.#a;
     a.push(name, value);
-    if (name.indexOf(DOTTED_I) !== -1) this.#dotted = true;
+    if (name.indexOf(DOTTED_I) !== -1 || name.indexOf(COMBINING_DOT) !== -1) this.#dotted = true;
     if (this.#index !== null) this.#index.set(name.toLowerCase(), a.length - 2);
   }
 
@@ -192,14 +206,29 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   add(name: string, value: string): void {
     const v = typeof value === 'string' ? value : String(value);
     const i = this.#find(name);
-    if (i === -1) {
-      this.#append(name, v);
-      return;
-    }
+    if (i === -1) this.#append(name, v);
+    else this.#more(i, v);
+  }
+
+  #more(i: number, v: string): void {
     const a = this.#a;
     const cur = a[i + 1] as string | string[];
     if (typeof cur === 'string') a[i + 1] = [cur, v];
     else cur.push(v);
+  }
+
+  static {
+    addTokenField = (h: HTTPHeaders, name: string, value: string): void => {
+      const i = h.#find(name);
+      if (i !== -1) {
+        h.#more(i, value);
+        return;
+      }
+      // A token is ASCII: no dotted-I check.
+      const a = h.#a;
+      a.push(name, value);
+      if (h.#index !== null) h.#index.set(name.toLowerCase(), a.length - 2);
+    };
   }
 
   /** The value of `name` (repeats joined with ","), or `undefined` (or `dflt`) when absent. */

@@ -131,6 +131,10 @@ describe('HTTPHeaders', () => {
     // U+0130 lower-cases to two code units ("i" + U+0307)
     h.add('\u0130x', '2');
     expect(h.get('i\u0307x')).toBe('2');
+    expect(h.copy().get('i\u0307X')).toBe('2');
+    const h2 = new HTTPHeaders({ 'i\u0307y': '3' });
+    expect(h2.get('\u0130Y')).toBe('3');
+    expect(h2.get('\u0130Z')).toBeUndefined();
     expect(h.get('Ix')).toBeUndefined();
     expect(h.has('\u00e9t\u00e8')).toBe(false);
   });
@@ -162,6 +166,9 @@ describe('HTTPHeaders', () => {
     expect(() => new HTTPHeaders({ 'Bad Name': 'v' }).serialize()).toThrow(HTTPOutputError);
     expect(() => new HTTPHeaders({ 'Bad Name': 'v' }).serialize()).toThrow(HTTPOutputError);
     expect(() => new HTTPHeaders({ A: 'x\u0100' }).serialize()).toThrow(HTTPOutputError);
+    expect(() => new HTTPHeaders({ A: `${'long'.repeat(5)}\u0100` }).serialize()).toThrow(HTTPOutputError);
+    expect(new HTTPHeaders({ A: 'caf\u00e9'.repeat(4) }).serialize()).toBe(`A: ${'caf\u00e9'.repeat(4)}\r\n`);
+    expect(serializeState.latin1).toBe(true);
     expect(() =>
       new HTTPHeaders([
         ['A', 'ok'],
@@ -215,6 +222,11 @@ describe('parseFields', () => {
       'Content-Encoding',
       'Empty',
     ]);
+    const long = `A:  ${'x'.repeat(40)} \t \r\nB:\t${'y'.repeat(20)}`;
+    const hl = new HTTPHeaders();
+    parseFields(`${long}\r\n\r\nbody`, 0, long.length, hl);
+    expect(hl.get('a')).toBe('x'.repeat(40));
+    expect(hl.get('b')).toBe('y'.repeat(20));
     const two = 'Host: a\r\nhost: b';
     expect(parseFields(two, 0, two.length, new HTTPHeaders()) & F_HOST_REPEATED).toBe(F_HOST_REPEATED);
     expect(parsedFields.host).toBe('a');
@@ -237,6 +249,11 @@ describe('parseFields', () => {
     ['bare CR at the end', 'A: b\r', /bare CR/],
     ['bare LF in a value', 'A: b\nc: d', /bare LF/],
     ['DEL in a value', 'A: \x7f', /control byte 0x7f/],
+    ['NUL in a long value', `A: ${'v'.repeat(30)}\0x\r\nB: c`, /control byte 0x00/],
+    ['bare LF in a long value', `A: ${'v'.repeat(30)}\nB: c`, /bare LF/],
+    ['bare CR in a long value', `A: ${'v'.repeat(30)}\rB: c`, /bare CR/],
+    ['bare CR ending a long value', `A: ${'v'.repeat(30)}\r`, /bare CR/],
+    ['DEL in a long last value', `A: ${'v'.repeat(30)}\x7f`, /control byte 0x7f/],
   ])('rejects %s', (_what, text, msg) => {
     expect(() => parseFields(text, 0, text.length, new HTTPHeaders())).toThrow(msg);
   });
