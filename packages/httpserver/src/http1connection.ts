@@ -660,6 +660,19 @@ function bodyText(chunk: Buffer, len: number): string {
   return latin1(chunk, 0, len);
 }
 
+/** Whether `s` holds `HTTP/1.` at `i`. */
+function isHttp1Prefix(s: string, i: number): boolean {
+  return (
+    s.charCodeAt(i) === 0x48 &&
+    s.charCodeAt(i + 1) === 0x54 &&
+    s.charCodeAt(i + 2) === 0x54 &&
+    s.charCodeAt(i + 3) === 0x50 &&
+    s.charCodeAt(i + 4) === 0x2f &&
+    s.charCodeAt(i + 5) === 0x31 &&
+    s.charCodeAt(i + 6) === 0x2e
+  );
+}
+
 /** Bytes of a request head looked at as one string on the first try. */
 const HEAD_WINDOW = 2048;
 function writeLatin1(out: Buffer, s: string): void {
@@ -1112,13 +1125,21 @@ export class HTTP1Connection implements HTTPConnection {
     }
     // The common methods and versions as constants (no copies; later comparisons are cheap).
     let method: string;
-    if (sp1 - start === 3 && s.startsWith('GET', start)) method = 'GET';
-    else if (sp1 - start === 4 && s.startsWith('POST', start)) method = 'POST';
+    const m0 = s.charCodeAt(start);
+    if (
+      sp1 - start === 3 &&
+      m0 === 0x47 &&
+      s.charCodeAt(start + 1) === 0x45 &&
+      s.charCodeAt(start + 2) === 0x54
+    )
+      method = 'GET';
+    else if (sp1 - start === 4 && m0 === 0x50 && s.startsWith('POST', start)) method = 'POST';
     else method = s.slice(start, sp1);
     checkRequestTargetIn(method, s, sp1 + 1, sp2);
     let version: string;
-    if (end - sp2 === 9 && s.startsWith('HTTP/1.1', sp2 + 1)) version = 'HTTP/1.1';
-    else if (end - sp2 === 9 && s.startsWith('HTTP/1.0', sp2 + 1)) version = 'HTTP/1.0';
+    const minor = end - sp2 === 9 && isHttp1Prefix(s, sp2 + 1) ? s.charCodeAt(end - 1) : 0;
+    if (minor === 0x31) version = 'HTTP/1.1';
+    else if (minor === 0x30) version = 'HTTP/1.0';
     else {
       version = s.slice(sp2 + 1, end);
       const vs = classifyVersion(version);
@@ -1153,8 +1174,12 @@ export class HTTP1Connection implements HTTPConnection {
       try {
         sl = this.#parseRequestLine(text, 0, eol);
       } catch (e) {
-        // A bad byte anywhere in the head is a 400 before any other verdict on the request line.
-        if ((e as HTTPInputError).status !== 400) checkHeadBytes(text.slice(0, end));
+        // A malformed byte or field line anywhere in the head is a 400 before any other verdict
+        // on the request line (414, 501, 505).
+        if ((e as HTTPInputError).status !== 400) {
+          checkHeadBytes(text.slice(0, end));
+          if (eol < end) parseFields(text, eol + 2, end, new HTTPHeaders());
+        }
         throw e;
       }
       const seen = eol < end ? parseFields(text, eol + 2, end, headers, addTokenField) : 0;

@@ -37,6 +37,11 @@ const MALFORMED: Array<[string, string, number]> = [
   ['whitespace-only request line', '   \r\n\r\n', 400],
   ['binary garbage', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n', 400],
   ['request line too long', `GET /${'a'.repeat(9000)} HTTP/1.1\r\n${H}\r\n`, 414],
+  // a malformed field is a 400 before the request line's other verdicts (505, 501)
+  ['HTTP/1.2 with an obs-fold field', `GET / HTTP/1.2\r\n${H} folded\r\n\r\n`, 400],
+  ['HTTP/1.2 with a control byte in a field', `GET / HTTP/1.2\r\n${H}X: \x01\r\n\r\n`, 400],
+  ['unknown method with a bad field name', `FOO / HTTP/1.1\r\n${H}Bad Name: v\r\n\r\n`, 400],
+  ['unknown method', `FOO / HTTP/1.1\r\n${H}\r\n`, 501],
   // Host
   ['missing Host on HTTP/1.1', 'GET / HTTP/1.1\r\n\r\n', 400],
   ['two Host fields', `GET / HTTP/1.1\r\n${H}Host: y\r\n\r\n`, 400],
