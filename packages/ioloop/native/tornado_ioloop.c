@@ -34,6 +34,7 @@ typedef struct poll_handle {
   uv_poll_t poll;
   napi_env env;
   napi_ref callback;
+  napi_ref recv;    /* the callback's `this` (NULL: the global object) */
   napi_async_context async;
   instance* inst;
   int fd;
@@ -141,8 +142,10 @@ static void release_napi(poll_handle* h) {
   if (h->napi_released) return;
   h->napi_released = 1;
   if (h->callback) napi_delete_reference(h->env, h->callback);
+  if (h->recv) napi_delete_reference(h->env, h->recv);
   if (h->async) napi_async_destroy(h->env, h->async);
   h->callback = NULL;
+  h->recv = NULL;
   h->async = NULL;
 }
 
@@ -199,7 +202,9 @@ static void on_poll(uv_poll_t* p, int status, int uvevents) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[1], result;
   if (napi_get_reference_value(env, h->callback, &cb) == napi_ok && cb != NULL) {
-    napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+    /* napi_make_callback needs an object receiver */
+    if (h->recv == NULL || napi_get_reference_value(env, h->recv, &recv) != napi_ok || recv == NULL)
+      napi_get_global(env, &recv);
     napi_create_int32(env, events, &argv[0]);
     /* h may be closed (not freed: close is deferred to the next loop iteration) by the callback. */
     napi_status st = napi_make_callback(env, h->async, recv, cb, 1, argv, &result);
@@ -246,10 +251,11 @@ static poll_handle* unwrap_handle(napi_env env, napi_value v) {
   return (poll_handle*)data;
 }
 
-/* pollStart(fd, events, callback, flags?) -> handle; flags bit 1: no hang-up check */
+/* pollStart(fd, events, callback, flags?, recv?) -> handle; flags bit 1: no hang-up check;
+ * recv: the object the callback is called on (one shared callback for many handles) */
 static napi_value js_poll_start(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  size_t argc = 4;
+  napi_value argv[5];
+  size_t argc = 5;
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollStart(fd, events, callback, flags?)");
@@ -294,6 +300,13 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   }
   /* From here on the libuv handle exists: every failure goes through discard() (uv_close). */
   napi_value name, ext;
+  napi_valuetype rt = napi_undefined;
+  if (argc >= 5) napi_typeof(env, argv[4], &rt);
+  if ((rt == napi_object || rt == napi_function) && napi_create_reference(env, argv[4], 1, &h->recv) != napi_ok) {
+    discard(h);
+    napi_throw_error(env, NULL, "could not set up the poll handle");
+    return NULL;
+  }
   if (napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
       napi_create_string_utf8(env, "tornado-ts:fd-handler", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, NULL, name, &h->async) != napi_ok ||

@@ -57,11 +57,14 @@ export interface AddHandlerOptions {
 }
 
 interface HandlerEntry {
+  loop: IOLoop;
   fd: number;
   handler: (fd: number, events: number) => unknown;
   events: number;
   poll: PollHandle;
 }
+
+let dispatchEntry: (this: HandlerEntry, events: number) => void;
 
 /** fds with a handler, across every IOLoop of this thread (libuv allows one poll watcher per fd). */
 const fdsInUse = new Set<number>();
@@ -469,13 +472,9 @@ export class IOLoop {
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
     if (fdsInUse.has(fd)) throw new IOLoopError(`fd ${fd} already has a handler`, 'ERR_IOLOOP_FD_IN_USE');
     const native = addon();
-    const entry: HandlerEntry = { fd, handler, events, poll: null as unknown as PollHandle };
-    entry.poll = native.pollStart(
-      fd,
-      events,
-      (ev: number) => this.#dispatch(entry, ev),
-      opts?.hangupCheck === false ? 1 : 0,
-    );
+    const entry: HandlerEntry = { loop: this, fd, handler, events, poll: null as unknown as PollHandle };
+    // One shared function, called on the entry: no closure per handler.
+    entry.poll = native.pollStart(fd, events, dispatchEntry, opts?.hangupCheck === false ? 1 : 0, entry);
     fdsInUse.add(fd);
     this.#handlers.set(fd, entry);
   }
@@ -501,6 +500,12 @@ export class IOLoop {
   /** Whether `fd` has a handler on this loop. */
   hasHandler(fd: number): boolean {
     return this.#handlers.has(fd);
+  }
+
+  static {
+    dispatchEntry = function (this: HandlerEntry, events: number): void {
+      this.loop.#dispatch(this, events);
+    };
   }
 
   #dispatch(entry: HandlerEntry, events: number): void {

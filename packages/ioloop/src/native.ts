@@ -9,8 +9,15 @@ export interface NativeAddon {
   /**
    * Starts a uv_poll watcher on `fd` for Tornado-style `events`; `cb` receives Tornado event bits.
    * `flags` bit 1: skip the poll(2) that tells a hang-up from readable data on READ events.
+   * `recv`: the object `cb` is called on (so one function serves every handle).
    */
-  pollStart(fd: number, events: number, cb: (events: number) => void, flags?: number): PollHandle;
+  pollStart<R extends object = object>(
+    fd: number,
+    events: number,
+    cb: (this: R, events: number) => void,
+    flags?: number,
+    recv?: R,
+  ): PollHandle;
   /** Changes the events a watcher waits for (0 stops it without closing it). */
   pollUpdate(handle: PollHandle, events: number): void;
   /** Stops and closes a watcher; idempotent. */

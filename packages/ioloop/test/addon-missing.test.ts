@@ -74,9 +74,9 @@ describe('handler bookkeeping (with a scripted addon)', () => {
       { fd: number; events: number; cb: (ev: number) => void; open: boolean }
     >();
     const a: NativeAddon = {
-      pollStart(fd, events, cb) {
+      pollStart(fd, events, cb, _flags, recv) {
         const h = {} as PollHandle;
-        polls.set(h, { fd, events, cb, open: true });
+        polls.set(h, { fd, events, cb: (ev: number) => cb.call(recv as never, ev), open: true });
         return h;
       },
       pollUpdate(h, events) {

@@ -33,6 +33,26 @@ const READS_PER_EVENT = 4;
 const MAX_JOIN = 256 * 1024;
 
 type WriteCallback = (err?: Error | null) => void;
+/** An event listener (any arguments). */
+type Listener = (...args: never[]) => void;
+type AnyListener = (...args: unknown[]) => void;
+
+// Set in FdSocket's static block (they reach private fields).
+let emitClose: (s: FdSocket, err: Error | null) => void;
+// One IOLoop handler function for every socket, which it finds by descriptor (no closure each).
+let onFdEvents: (fd: number, events: number) => void;
+const byFd = new Map<number, FdSocket>();
+
+/**
+ * Where an owning stream takes a socket's events directly (no listeners, no emitter): the
+ * functions are shared by every stream, `owner` is passed back to them.
+ * @internal
+ */
+export interface FdSocketSink<O> {
+  data(owner: O, chunk: Buffer): void;
+  end(owner: O): void;
+  error(owner: O, err: Error): void;
+}
 
 /** An error of a write on a socket that is destroyed or ended. */
 class SocketStateError extends TornadoError {
@@ -41,14 +61,14 @@ class SocketStateError extends TornadoError {
   }
 }
 
-/** Options of {@link FdSocket}. */
-export interface FdSocketOptions {
-  /** The peer's address, as `net.Socket#remoteAddress` (from `fdAccept`). Looked up when omitted. */
-  remoteAddress?: string;
+/** The peer of an {@link FdSocket}, as `fdAccept` reports it (`''`, `0`, `'unix'` for unix sockets). */
+export interface FdSocketPeer {
+  /** The peer's IP address. */
+  address: string;
   /** The peer's port. */
-  remotePort?: number;
+  port: number;
   /** `'IPv4'`, `'IPv6'` or `'unix'`. */
-  remoteFamily?: string;
+  family: string;
 }
 
 /**
@@ -71,10 +91,14 @@ export interface FdSocketOptions {
  * const stream = new IOStream(new FdSocket(fd, { remoteAddress: address, remotePort: port, remoteFamily: family }));
  * ```
  */
-export class FdSocket extends EventEmitter {
+export class FdSocket {
   /** The descriptor; closed by {@link FdSocket.destroy}. */
   readonly fd: number;
-  #remote: FdSocketOptions | null;
+  #remote: FdSocketPeer | null;
+  // Listeners other than the owning stream's, made on the first on()/once().
+  #emitter: EventEmitter | null = null;
+  #sink: FdSocketSink<unknown> | null = null;
+  #owner: unknown = null;
   /** Whether {@link FdSocket.destroy} was called (the descriptor is closed). */
   destroyed = false;
   /** The error that destroyed the socket, if any. */
@@ -99,11 +123,81 @@ export class FdSocket extends EventEmitter {
    * Takes `fd` over (a connected, non-blocking stream socket, e.g. from `fdAccept`). Nothing is
    * read before {@link FdSocket.resume}.
    */
-  constructor(fd: number, remote?: FdSocketOptions) {
-    super();
+  constructor(fd: number, peer?: FdSocketPeer) {
     if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`invalid file descriptor: ${fd}`);
     this.fd = fd;
-    this.#remote = remote ?? null;
+    this.#remote = peer ?? null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Events: 'data', 'end', 'error', 'close', 'drain', 'finish' — as net.Socket's
+
+  /** Adds an event listener (`'data'`, `'end'`, `'error'`, `'close'`, `'drain'`, `'finish'`). */
+  on(event: string, listener: Listener): this {
+    (this.#emitter ??= new EventEmitter()).on(event, listener as AnyListener);
+    return this;
+  }
+
+  /** Adds a one-time event listener. */
+  once(event: string, listener: Listener): this {
+    (this.#emitter ??= new EventEmitter()).once(event, listener as AnyListener);
+    return this;
+  }
+
+  /** Removes an event listener. */
+  off(event: string, listener: Listener): this {
+    this.#emitter?.off(event, listener as AnyListener);
+    return this;
+  }
+
+  /** Removes an event listener (alias of {@link FdSocket.off}). */
+  removeListener(event: string, listener: Listener): this {
+    return this.off(event, listener as AnyListener);
+  }
+
+  /** Removes every listener (of `event`, or of all events). */
+  removeAllListeners(event?: string): this {
+    if (event === undefined) this.#emitter?.removeAllListeners();
+    else this.#emitter?.removeAllListeners(event);
+    return this;
+  }
+
+  /** How many listeners `event` has. */
+  listenerCount(event: string): number {
+    return this.#emitter?.listenerCount(event) ?? 0;
+  }
+
+  /** Emits `event` to its listeners; `false` when it has none. */
+  emit(event: string, ...args: unknown[]): boolean {
+    return this.#emitter?.emit(event, ...args) ?? false;
+  }
+
+  /**
+   * Sends this socket's data, end, error and close straight to `owner` through `sink` (a stream
+   * that owns the socket; no listener objects per connection). `null` detaches.
+   * @internal
+   */
+  attachSink<O>(sink: FdSocketSink<O> | null, owner: O | null = null): void {
+    this.#sink = sink as FdSocketSink<unknown> | null;
+    this.#owner = owner;
+  }
+
+  static {
+    onFdEvents = (fd: number, events: number): void => {
+      const s = byFd.get(fd);
+      if (s !== undefined) s.#onEvents(events);
+    };
+    emitClose = (s: FdSocket, err: Error | null): void => {
+      const sink = s.#sink;
+      if (err !== null) {
+        if (sink !== null) sink.error(s.#owner, err);
+        // Like an EventEmitter, an 'error' nobody listens to is thrown (unless a stream owns us).
+        if (s.listenerCount('error') > 0 || sink === null)
+          s.#emitter?.emit('error', err) ?? throwUnhandled(err);
+      }
+      if (sink !== null) sink.end(s.#owner);
+      s.#emitter?.emit('close', err !== null);
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -111,19 +205,19 @@ export class FdSocket extends EventEmitter {
 
   /** The peer's IP address (`undefined` for unix sockets). */
   get remoteAddress(): string | undefined {
-    const a = (this.#remote ??= this.#lookup(true)).remoteAddress;
+    const a = (this.#remote ??= this.#lookup(true)).address;
     return a === '' ? undefined : a;
   }
 
   /** The peer's port (`undefined` for unix sockets). */
   get remotePort(): number | undefined {
     const r = (this.#remote ??= this.#lookup(true));
-    return r.remoteAddress === '' ? undefined : r.remotePort;
+    return r.address === '' ? undefined : r.port;
   }
 
   /** `'IPv4'`, `'IPv6'` or `'unix'`. */
   get remoteFamily(): string | undefined {
-    return (this.#remote ??= this.#lookup(true)).remoteFamily;
+    return (this.#remote ??= this.#lookup(true)).family || undefined;
   }
 
   /** The local IP address (`undefined` for unix sockets or once destroyed). */
@@ -149,14 +243,16 @@ export class FdSocket extends EventEmitter {
     }
   }
 
-  #lookup(peer: boolean): FdSocketOptions {
-    if (this.destroyed) return {};
-    try {
-      const [remoteAddress, remotePort, remoteFamily] = fdSockName(this.fd, peer);
-      return { remoteAddress, remotePort, remoteFamily };
-    } catch {
-      return {};
+  #lookup(peer: boolean): FdSocketPeer {
+    if (!this.destroyed) {
+      try {
+        const [address, port, family] = fdSockName(this.fd, peer);
+        return { address, port, family };
+      } catch {
+        // not connected any more
+      }
     }
+    return { address: '', port: 0, family: '' };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -185,7 +281,7 @@ export class FdSocket extends EventEmitter {
     return !this.#reading;
   }
 
-  #onEvents = (_fd: number, events: number): void => {
+  #onEvents(events: number): void {
     if (this.destroyed) return;
     if ((events & (WRITE | ERROR)) !== 0 && this.#wq !== null) this.#flush();
     if ((events & (READ | ERROR)) !== 0 && this.#reading && !this.destroyed) this.#readSome();
@@ -194,7 +290,7 @@ export class FdSocket extends EventEmitter {
       // readable is delivered above; the socket is done. A zero-byte write says which error.
       this.destroy(this.#probeError());
     }
-  };
+  }
 
   #probeError(): Error {
     try {
@@ -231,7 +327,8 @@ export class FdSocket extends EventEmitter {
           chunk = Buffer.allocUnsafe(n);
           buf.copy(chunk, 0, 0, n);
         }
-        this.emit('data', chunk);
+        if (this.#sink !== null) this.#sink.data(this.#owner, chunk);
+        if (this.#emitter !== null) this.#emitter.emit('data', chunk);
         if (n < SCRATCH_SIZE || !this.#reading || this.destroyed) return;
       }
     } finally {
@@ -244,7 +341,8 @@ export class FdSocket extends EventEmitter {
     this.#eof = true;
     this.#reading = false;
     this.#update();
-    this.emit('end');
+    if (this.#sink !== null) this.#sink.end(this.#owner);
+    this.#emitter?.emit('end');
     // Like net.Socket without allowHalfOpen: the write side ends once queued writes are out (and
     // when it has ended already, both directions are done).
     if (this.destroyed) return;
@@ -382,7 +480,7 @@ export class FdSocket extends EventEmitter {
     if (this.#wq === null) {
       this.#update();
       if (this.#ending && !this.#ended) this.#finishEnd();
-      else this.emit('drain');
+      else this.#emitter?.emit('drain');
     } else {
       this.#update(); // the kernel is full: wait for WRITE
     }
@@ -475,6 +573,8 @@ export class FdSocket extends EventEmitter {
     if (this.destroyed) throw new SocketStateError('FdSocket is destroyed', 'ERR_STREAM_DESTROYED');
     this.destroyed = true;
     this.#release(false);
+    this.#sink = null;
+    this.#owner = null;
     return new net.Socket({ fd: this.fd, readable: true, writable: true });
   }
 
@@ -483,6 +583,7 @@ export class FdSocket extends EventEmitter {
     if (this.#loop !== null) {
       this.#loop.removeHandler(this.fd);
       this.#loop = null;
+      byFd.delete(this.fd);
     }
     if (close) {
       try {
@@ -502,7 +603,8 @@ export class FdSocket extends EventEmitter {
     if (this.#loop === null) {
       if (events === 0) return;
       this.#loop = IOLoop.current();
-      this.#loop.addHandler(this.fd, this.#onEvents, events, { hangupCheck: false });
+      this.#loop.addHandler(this.fd, onFdEvents, events, { hangupCheck: false });
+      byFd.set(this.fd, this);
     } else {
       this.#loop.updateHandler(this.fd, events);
     }
@@ -511,6 +613,10 @@ export class FdSocket extends EventEmitter {
 
 const EMPTY = Buffer.alloc(0);
 
+function throwUnhandled(err: Error): never {
+  throw err;
+}
+
 function toBuffer(data: string | Uint8Array, latin1: boolean, encoding?: BufferEncoding): Buffer {
   if (typeof data === 'string') return Buffer.from(data, latin1 ? 'latin1' : (encoding ?? 'utf8'));
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -518,9 +624,4 @@ function toBuffer(data: string | Uint8Array, latin1: boolean, encoding?: BufferE
 
 function emitFinish(s: FdSocket): void {
   s.emit('finish');
-}
-
-function emitClose(s: FdSocket, err: Error | null): void {
-  if (err !== null) s.emit('error', err);
-  s.emit('close', err !== null);
 }

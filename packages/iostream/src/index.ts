@@ -11,7 +11,7 @@ export {
   StreamNotIdleError,
   UnsatisfiableReadError,
 } from './errors';
-export { FdSocket, type FdSocketOptions } from './fd-socket';
+export { FdSocket, type FdSocketPeer } from './fd-socket';
 export type {
   ConnectOptions,
   IOStreamOptions,

@@ -9,7 +9,7 @@ import {
   StreamNotIdleError,
   UnsatisfiableReadError,
 } from './errors';
-import { FdSocket } from './fd-socket';
+import { FdSocket, type FdSocketSink } from './fd-socket';
 
 /** Options shared by every stream class. Sizes are bytes. */
 export interface IOStreamOptions {
@@ -171,6 +171,7 @@ let uncorkStream: (stream: IOStream) => void = noop;
 // Socket listeners shared by every stream (set in IOStream's static block): the socket knows its
 // stream by this symbol, so an idle stream carries no closures of its own.
 const kStream = Symbol('tornado-ts.iostream');
+let FD_SINK: FdSocketSink<IOStream>;
 let sockData: (this: Duplex | FdSocket, chunk: Buffer | string) => void = noop;
 let sockEnd: (this: Duplex | FdSocket) => void = noop;
 let sockError: (this: Duplex | FdSocket, err: Error) => void = noop;
@@ -300,6 +301,16 @@ export class IOStream {
     const rc = checkLimit(opts.readChunkSize, 'readChunkSize');
     this.readChunkSize = rc <= 0 ? DEFAULT_READ_CHUNK_SIZE : rc;
 
+    if (socket instanceof FdSocket) {
+      // Events come straight to this stream: no listeners, no per-connection closures.
+      if (socket.destroyed) {
+        this.#closed = true;
+        return;
+      }
+      socket.attachSink(FD_SINK, this);
+      socket.resume();
+      return;
+    }
     (socket as unknown as Record<symbol, IOStream>)[kStream] = this;
     socket.on('error', sockError);
     if (socket.destroyed) {
@@ -653,7 +664,6 @@ export class IOStream {
     let sock = this.#socket;
     if (sock instanceof FdSocket) {
       // TLS runs on a net.Socket: hand the descriptor over (nothing is queued: the stream is idle).
-      sock.removeAllListeners();
       sock = sock.toNetSocket();
       this.#socket = sock;
     }
@@ -767,6 +777,11 @@ export class IOStream {
       (this as unknown as Record<symbol, IOStream>)[kStream]!.#onError(err);
     };
     runCloseCallback = (stream: IOStream): void => stream.#runCloseCallback();
+    FD_SINK = {
+      data: (stream, chunk) => stream.#onData(chunk),
+      end: (stream) => stream.close(),
+      error: (stream, err) => stream.#onError(err),
+    };
   }
 
   #onData(chunk: Buffer | string): void {

@@ -36,8 +36,8 @@ function acceptOne(fd: number): Promise<FdSocket> {
         const c = fdAccept(fd, true);
         if (c === null) return;
         loop.removeHandler(fd);
-        const [cfd, remoteAddress, remotePort, remoteFamily] = c;
-        const s = new FdSocket(cfd, { remoteAddress, remotePort, remoteFamily });
+        const [cfd, address, port, family] = c;
+        const s = new FdSocket(cfd, { address, port, family });
         cleanups.push(() => s.destroy());
         resolve(s);
       },
@@ -295,5 +295,34 @@ describe.skipIf(!fdSupport().available)('FdSocket under an IOStream', () => {
     expect(await line).toBe('back\n');
     s.close();
     expect(() => sock.toNetSocket()).toThrow(/destroyed/);
+  });
+
+  it('on its own (no stream): data, end and close events to listeners; off and removeAllListeners', async () => {
+    const { sock, client } = await pair();
+    const got: string[] = [];
+    const onData = (d: Buffer) => got.push(d.toString());
+    const ignored = () => got.push('never');
+    sock.on('data', onData);
+    sock.on('drain', ignored);
+    sock.off('drain', ignored);
+    expect(sock.listenerCount('data')).toBe(1);
+    expect(sock.listenerCount('drain')).toBe(0);
+    const ended = new Promise<void>((r) => sock.once('end', () => r()));
+    const closed = new Promise<boolean>((r) => sock.once('close', r));
+    sock.resume();
+    expect(sock.isPaused()).toBe(false);
+    client.write('one');
+    while (got.length === 0) await new Promise((r) => setImmediate(r));
+    sock.pause();
+    expect(sock.isPaused()).toBe(true);
+    sock.resume();
+    client.end('two');
+    await ended;
+    expect(got.join('')).toBe('onetwo');
+    expect(await closed).toBe(false); // the peer ended, we had ended too: closed without an error
+    sock.removeAllListeners('data');
+    sock.removeAllListeners();
+    expect(sock.listenerCount('data')).toBe(0);
+    expect(sock.emit('data', 'x')).toBe(false);
   });
 });

@@ -262,9 +262,9 @@ export class TCPServer {
         return;
       }
       if (c === null) return;
-      const [fd, address, port, family] = c;
-      const socket = new FdSocket(fd, { remoteAddress: address, remotePort: port, remoteFamily: family });
-      this.#serve(new IOStream(socket, this.streamOptions), { address, family, port });
+      // One object is both the socket's peer and the handler's address; family as a shared string.
+      const peer: PeerAddress = { address: c[1], family: c[3] === 'IPv4' ? 'IPv4' : 'IPv6', port: c[2] };
+      this.#serve(new IOStream(new FdSocket(c[0], peer), this.streamOptions), peer);
     }
   }
 
