@@ -143,6 +143,13 @@ export function parseHeaderLine(
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point
 const VALUE_CTL = /[\x00-\x08\x0a-\x1f\x7f]/g;
 
+/**
+ * A well-formed field section from `lastIndex`: `token ":" field-value` lines joined by CRLF
+ * (values of HTAB, SP, VCHAR and obs-text; leading/trailing whitespace is trimmed afterwards).
+ */
+const FIELD_LINES =
+  /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*/y;
+
 /** {@link parseFields} saw a `Host` field. */
 export const F_HOST = 1;
 /** {@link parseFields} saw more than one `Host` field. */
@@ -179,6 +186,71 @@ function isName(name: string, lower: string): boolean {
  * @throws {HTTPInputError} on the first malformed byte or line.
  */
 export function parseFields<T extends HeaderSink>(
+  s: string,
+  start: number,
+  end: number,
+  into: T,
+  add?: (into: T, name: string, value: string) => void,
+): number {
+  // One regex pass checks the whole section (token names, a colon, value bytes, CRLF between
+  // lines); a well-formed section is then split with indexOf. Anything else goes through the
+  // byte-by-byte parser, which names the first fault.
+  FIELD_LINES.lastIndex = start;
+  if (start >= end || !FIELD_LINES.test(s) || FIELD_LINES.lastIndex !== end) {
+    return parseFieldsStrict(s, start, end, into, add);
+  }
+  let seen = 0;
+  let pos = start;
+  while (pos < end) {
+    let eol = s.indexOf('\r\n', pos);
+    if (eol === -1 || eol > end) eol = end;
+    const colon = s.indexOf(':', pos);
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve) {
+      const c = s.charCodeAt(vs);
+      if (c !== 0x20 && c !== 0x09) break;
+      vs++;
+    }
+    while (ve > vs) {
+      const c = s.charCodeAt(ve - 1);
+      if (c !== 0x20 && c !== 0x09) break;
+      ve--;
+    }
+    const name = s.slice(pos, colon);
+    const value = s.slice(vs, ve);
+    if (add === undefined) into.add(name, value);
+    else add(into, name, value);
+    seen = noteField(seen, name, value);
+    pos = eol + 2;
+  }
+  return seen;
+}
+
+/** Notes a field that shapes the framing in the `F_*` bits `seen`. */
+function noteField(seen: number, name: string, value: string): number {
+  switch (name.length) {
+    case 4:
+      if (isName(name, 'host')) {
+        if ((seen & F_HOST) === 0) {
+          parsedFields.host = value;
+          return seen | F_HOST;
+        }
+        return seen | F_HOST_REPEATED;
+      }
+      return seen;
+    case 14:
+      return isName(name, 'content-length') ? seen | F_CONTENT_LENGTH : seen;
+    case 16:
+      return isName(name, 'content-encoding') ? seen | F_CONTENT_ENCODING : seen;
+    case 17:
+      return isName(name, 'transfer-encoding') ? seen | F_TRANSFER_ENCODING : seen;
+    default:
+      return seen;
+  }
+}
+
+function parseFieldsStrict<T extends HeaderSink>(
   s: string,
   start: number,
   end: number,
@@ -254,25 +326,7 @@ export function parseFields<T extends HeaderSink>(
     const value = s.slice(vs, ve);
     if (add === undefined) into.add(name, value);
     else add(into, name, value);
-    switch (colon - ls) {
-      case 4:
-        if (isName(name, 'host')) {
-          if ((seen & F_HOST) === 0) {
-            seen |= F_HOST;
-            parsedFields.host = value;
-          } else seen |= F_HOST_REPEATED;
-        }
-        break;
-      case 14:
-        if (isName(name, 'content-length')) seen |= F_CONTENT_LENGTH;
-        break;
-      case 16:
-        if (isName(name, 'content-encoding')) seen |= F_CONTENT_ENCODING;
-        break;
-      case 17:
-        if (isName(name, 'transfer-encoding')) seen |= F_TRANSFER_ENCODING;
-        break;
-    }
+    seen = noteField(seen, name, value);
     pos += 2;
   }
   return seen;

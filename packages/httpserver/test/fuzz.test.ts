@@ -8,7 +8,7 @@ import { IOStream } from '@tornado-ts/iostream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HTTP1ServerConnection, HTTPHeaders, HTTPInputError, HTTPServer } from '../src/index';
-import { parseContentLength } from '../src/parse';
+import { checkHeadBytes, parseContentLength, parseFields, parseHeaderLines } from '../src/parse';
 import { echo, raw, startServer } from './helpers/server';
 
 /** An in-memory connection: feed bytes in, collect what the server writes. */
@@ -151,6 +151,60 @@ describe('fuzzing the parser', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('parseFields agrees with checkHeadBytes + parseHeaderLines', () => {
+    const unit = fc.constantFrom(
+      ...'aZ0-!~:  \t\t\r\n\r\n\x00\x01\x7f\xe9\xff@"('.split(''),
+      'Host',
+      'Content-Length',
+      'transfer-encoding',
+      '\r\n',
+      '\r\n',
+      ': ',
+    );
+    const outcome = (f: () => void, h: HTTPHeaders): string => {
+      try {
+        f();
+        return JSON.stringify([...h]);
+      } catch (e) {
+        expect(e).toBeInstanceOf(HTTPInputError);
+        return 'error';
+      }
+    };
+    // mostly well-formed sections: lines of name ":" value, each part drawn from the units above
+    const line = fc
+      .tuple(
+        fc.array(fc.constantFrom('a', 'Z', '0', '-', '!', 'Host', 'Content-Length'), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.array(unit, { maxLength: 6 }),
+        fc.constantFrom(':', ': ', ':\t', ' :'),
+      )
+      .map(
+        ([n, v, colon]) =>
+          `${n.join('')}${colon}${v.filter((u) => u !== '\r\n' && u !== '\r' && u !== '\n').join('')}`,
+      );
+    const sections = fc.oneof(
+      fc.array(unit, { maxLength: 60 }).map((u) => u.join('')),
+      fc.array(line, { minLength: 1, maxLength: 6 }).map((l) => l.join('\r\n')),
+    );
+    fc.assert(
+      fc.property(sections, fc.boolean(), (block, tail) => {
+        // the head as the server sees it: the section, maybe followed by the blank line and a body
+        const text = tail ? `${block}\r\n\r\nX: y` : block;
+        const a = new HTTPHeaders();
+        const b = new HTTPHeaders();
+        const got = outcome(() => parseFields(text, 0, block.length, a), a);
+        const want = outcome(() => {
+          checkHeadBytes(block);
+          parseHeaderLines(block, 0, block.length, b);
+        }, b);
+        expect(got).toBe(want);
+      }),
+      { numRuns: 3000 },
     );
   });
 
