@@ -19,12 +19,13 @@ import {
 
 const { READ, WRITE, ERROR } = IOLoop;
 
-// Every read lands in one shared buffer (reads are synchronous: one at a time per thread). A
-// small read is copied out (into Node's buffer pool), so an idle connection never pins a big
-// block; a read of at least KEEP_AT bytes keeps the buffer and a fresh one takes its place.
-const SCRATCH_SIZE = 64 * 1024;
-const KEEP_AT = 16 * 1024;
-let scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+// Reads land in a shared slab, each in the room after the previous one, and are handed out as
+// views of it (no copy, no allocation but the view). A slab with less than MIN_ROOM left is
+// replaced; the old one lives as long as a view of it does (like Node's Buffer pool).
+const SLAB_SIZE = 64 * 1024;
+const MIN_ROOM = 8 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+let slabOff = 0;
 
 // Reads per readiness notification before yielding to the loop (the watcher is level-triggered:
 // what is left is reported again at once).
@@ -306,10 +307,16 @@ export class FdSocket {
     this.#wroteInDispatch = false;
     try {
       for (let i = 0; i < READS_PER_EVENT; i++) {
-        const buf = scratch;
+        if (SLAB_SIZE - slabOff < MIN_ROOM) {
+          slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+          slabOff = 0;
+        }
+        const buf = slab;
+        const at = slabOff;
+        const room = SLAB_SIZE - at;
         let n: number;
         try {
-          n = fdRead(this.fd, buf, 0, SCRATCH_SIZE);
+          n = fdRead(this.fd, buf, at, room);
         } catch (e) {
           this.destroy(e as Error);
           return;
@@ -319,17 +326,11 @@ export class FdSocket {
           this.#onEof();
           return;
         }
-        let chunk: Buffer;
-        if (n >= KEEP_AT) {
-          chunk = buf.subarray(0, n);
-          scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
-        } else {
-          chunk = Buffer.allocUnsafe(n);
-          buf.copy(chunk, 0, 0, n);
-        }
+        slabOff = (at + n + 7) & ~7; // keep views 8-byte aligned
+        const chunk = buf.subarray(at, at + n);
         if (this.#sink !== null) this.#sink.data(this.#owner, chunk);
         if (this.#emitter !== null) this.#emitter.emit('data', chunk);
-        if (n < SCRATCH_SIZE || !this.#reading || this.destroyed) return;
+        if (n < room || !this.#reading || this.destroyed) return;
       }
     } finally {
       this.#dispatching = false;
