@@ -35,6 +35,7 @@ import {
   F_HOST,
   F_HOST_REPEATED,
   F_TRANSFER_ENCODING,
+  fieldSectionEnd,
   hasToken,
   isToken,
   isValidHost,
@@ -44,6 +45,7 @@ import {
   parsedFields,
   parseFields,
   parseHeaderLines,
+  splitFields,
   TCHAR,
 } from './parse';
 
@@ -660,6 +662,16 @@ function bodyText(chunk: Buffer, len: number): string {
   return latin1(chunk, 0, len);
 }
 
+/** Whether `s` holds CRLF CRLF at `i`. */
+function isBlankLine(s: string, i: number): boolean {
+  return (
+    s.charCodeAt(i) === 13 &&
+    s.charCodeAt(i + 1) === 10 &&
+    s.charCodeAt(i + 2) === 13 &&
+    s.charCodeAt(i + 3) === 10
+  );
+}
+
 /** Whether `s` holds `HTTP/1.` at `i`. */
 function isHttp1Prefix(s: string, i: number): boolean {
   return (
@@ -989,9 +1001,21 @@ export class HTTP1Connection implements HTTPConnection {
           let n = avail < HEAD_WINDOW ? avail : HEAD_WINDOW;
           if (n > p.maxHeaderSize) n = p.maxHeaderSize;
           const text = latin1(buf, start, start + n);
-          const e = text.indexOf('\r\n\r\n');
+          // The usual head: a request line, then field lines one regex pass finds well-formed,
+          // then the blank line. Otherwise: a plain search for the blank line.
+          let e = -1;
+          let rl = -1;
+          const cr = text.indexOf('\r');
+          if (cr > 0 && text.charCodeAt(cr + 1) === 10 && !this.isClient) {
+            const fe = text.charCodeAt(cr + 2) === 13 ? cr : fieldSectionEnd(text, cr + 2);
+            if (fe !== -1 && isBlankLine(text, fe)) {
+              e = fe;
+              rl = cr;
+            }
+          }
+          if (e === -1) e = text.indexOf('\r\n\r\n');
           if (e !== -1) {
-            this.#parseHead(text, e);
+            this.#parseHead(text, e, rl);
             w.skip(e + 4);
             return this.#afterHead();
           }
@@ -1005,7 +1029,7 @@ export class HTTP1Connection implements HTTPConnection {
         if (end !== -1 && end + 4 <= limit) {
           this.#p = null;
           const head = buf.toString('latin1', start, end);
-          this.#parseHead(head, head.length);
+          this.#parseHead(head, head.length, -1);
           w.skip(end + 4 - start);
           return this.#afterHead();
         }
@@ -1156,9 +1180,12 @@ export class HTTP1Connection implements HTTPConnection {
     return new RequestStartLine(method, s.slice(sp1 + 1, sp2), version);
   }
 
-  /** Parses the head `text[0, end)` (start line and fields, without the blank line). */
-  #parseHead(text: string, end: number): void {
-    let eol = text.indexOf('\r\n');
+  /**
+   * Parses the head `text[0, end)` (start line and fields, without the blank line). `rl`, when not
+   * -1, is where the request line ends, its field lines already found well-formed.
+   */
+  #parseHead(text: string, end: number, rl: number): void {
+    let eol = rl !== -1 ? rl : text.indexOf('\r\n');
     if (eol === -1 || eol > end) eol = end;
     const headers = new HTTPHeaders();
     if (this.isClient) {
@@ -1182,7 +1209,12 @@ export class HTTP1Connection implements HTTPConnection {
         }
         throw e;
       }
-      const seen = eol < end ? parseFields(text, eol + 2, end, headers, addTokenField) : 0;
+      const seen =
+        eol >= end
+          ? 0
+          : rl !== -1
+            ? splitFields(text, eol + 2, end, headers, addTokenField)
+            : parseFields(text, eol + 2, end, headers, addTokenField);
       this.#messageStartLine = sl;
       this.#requestStartLine = sl;
       this.#requestHeaders = headers;

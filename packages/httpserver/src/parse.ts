@@ -195,14 +195,35 @@ export function parseFields<T extends HeaderSink>(
   // One regex pass checks the whole section (token names, a colon, value bytes, CRLF between
   // lines); a well-formed section is then split with indexOf. Anything else goes through the
   // byte-by-byte parser, which names the first fault.
+  if (start >= end || fieldSectionEnd(s, start) !== end) return parseFieldsStrict(s, start, end, into, add);
+  return splitFields(s, start, end, into, add);
+}
+
+/**
+ * @internal Where the well-formed field lines starting at `s[start]` end (the CR after the last
+ * one, or the end of `s`); -1 when not even one line is well-formed.
+ */
+export function fieldSectionEnd(s: string, start: number): number {
   FIELD_LINES.lastIndex = start;
-  if (start >= end || !FIELD_LINES.test(s) || FIELD_LINES.lastIndex !== end) {
-    return parseFieldsStrict(s, start, end, into, add);
-  }
+  return FIELD_LINES.test(s) ? FIELD_LINES.lastIndex : -1;
+}
+
+/**
+ * @internal {@link parseFields} for a section `s[start, end)` that {@link fieldSectionEnd} found
+ * well-formed: splits it and adds the fields.
+ */
+export function splitFields<T extends HeaderSink>(
+  s: string,
+  start: number,
+  end: number,
+  into: T,
+  add?: (into: T, name: string, value: string) => void,
+): number {
   let seen = 0;
   let pos = start;
   while (pos < end) {
-    let eol = s.indexOf('\r\n', pos);
+    // Well-formed: the first CR is the line's CRLF.
+    let eol = s.indexOf('\r', pos);
     if (eol === -1 || eol > end) eol = end;
     const colon = s.indexOf(':', pos);
     let vs = colon + 1;
