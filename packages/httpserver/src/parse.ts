@@ -18,17 +18,10 @@ export const TCHAR: Uint8Array = (() => {
 })();
 
 /**
- * reg-name bytes of RFC 3986 §3.2.2 (unreserved, pct-encoded's "%", sub-delims except ","): 1
- * where the byte may appear in a `Host` name.
+ * A `Host` value: an IP-literal in brackets (hex digits, ":", ".", "v") or a reg-name of RFC 3986
+ * §3.2.2 (unreserved, pct-encoded's "%", sub-delims except ","), then an optional `:port`.
  */
-const REG_NAME: Uint8Array = (() => {
-  const t = new Uint8Array(128);
-  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of "-._~%!$&'()*+;=") t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
+const HOST = /^(?:\[[0-9:a-fA-F.vV]*\]|[A-Za-z0-9\-._~%!$&'()*+;=]*)(?::[0-9]*)?$/;
 
 /** Longest method we accept; the longest registered one (`UPDATEREDIRECTREF`) has 17 bytes. */
 export const MAX_METHOD_LENGTH = 32;
@@ -475,33 +468,7 @@ export function isSupportedVersion(v: string): boolean {
  * IP-literal; no userinfo, path, comma or whitespace. An empty value is refused.
  */
 export function isValidHost(host: string): boolean {
-  const n = host.length;
-  if (n === 0) return false;
-  let i = 0;
-  if (host.charCodeAt(0) === 0x5b /* [ */) {
-    const close = host.indexOf(']');
-    if (close === -1) return false;
-    for (let j = 1; j < close; j++) {
-      const c = host.charCodeAt(j);
-      const lc = c | 0x20;
-      if (!((c >= 0x30 && c <= 0x3a) || (lc >= 0x61 && lc <= 0x66) || c === 0x2e || lc === 0x76))
-        return false;
-    }
-    i = close + 1;
-  } else {
-    for (; i < n; i++) {
-      const c = host.charCodeAt(i);
-      if (c === 0x3a) break;
-      if (c > 0x7f || REG_NAME[c] !== 1) return false;
-    }
-  }
-  if (i === n) return true;
-  if (host.charCodeAt(i) !== 0x3a) return false;
-  for (let j = i + 1; j < n; j++) {
-    const c = host.charCodeAt(j);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
+  return host.length > 0 && HOST.test(host);
 }
 
 /**

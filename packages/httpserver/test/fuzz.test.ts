@@ -8,7 +8,7 @@ import { IOStream } from '@tornado-ts/iostream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HTTP1ServerConnection, HTTPHeaders, HTTPInputError, HTTPServer } from '../src/index';
-import { checkHeadBytes, parseContentLength, parseFields, parseHeaderLines } from '../src/parse';
+import { checkHeadBytes, isValidHost, parseContentLength, parseFields, parseHeaderLines } from '../src/parse';
 import { echo, raw, startServer } from './helpers/server';
 
 /** An in-memory connection: feed bytes in, collect what the server writes. */
@@ -203,6 +203,38 @@ describe('fuzzing the parser', () => {
           parseHeaderLines(block, 0, block.length, b);
         }, b);
         expect(got).toBe(want);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('isValidHost agrees with a byte-by-byte reading of the grammar', () => {
+    const regName = (c: string) => /[A-Za-z0-9\-._~%!$&'()*+;=]/.test(c);
+    const literal = (c: string) => /[0-9:a-fA-F.vV]/.test(c);
+    const model = (h: string): boolean => {
+      if (h.length === 0) return false;
+      let i = 0;
+      if (h[0] === '[') {
+        const close = h.indexOf(']');
+        if (close === -1) return false;
+        for (let j = 1; j < close; j++) if (!literal(h[j] as string)) return false;
+        i = close + 1;
+      } else {
+        while (i < h.length && h[i] !== ':') {
+          if (!regName(h[i] as string)) return false;
+          i++;
+        }
+      }
+      if (i === h.length) return true;
+      if (h[i] !== ':') return false;
+      for (let j = i + 1; j < h.length; j++) if (!/[0-9]/.test(h[j] as string)) return false;
+      return true;
+    };
+    const unit = fc.constantFrom(..."aZ09.-_~%!$&'()*+;=[]:vVfG ,/@#?\u00e9\n".split(''));
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 16 }), (units) => {
+        const h = units.join('');
+        expect(isValidHost(h)).toBe(model(h));
       }),
       { numRuns: 3000 },
     );
