@@ -89,7 +89,7 @@ export interface FdSocketPeer {
  * ```ts
  * import { fdAccept } from '@tornado-ts/ioloop';
  * const [fd, address, port, family] = fdAccept(listenFd, true)!;
- * const stream = new IOStream(new FdSocket(fd, { remoteAddress: address, remotePort: port, remoteFamily: family }));
+ * const stream = new IOStream(new FdSocket(fd, { address, port, family }));
  * ```
  */
 export class FdSocket {
