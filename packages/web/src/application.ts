@@ -1,6 +1,6 @@
 import {
   type HTTPConnection,
-  type HTTPHeaders,
+  HTTPHeaders,
   type HTTPMessageDelegate,
   HTTPServer,
   type HTTPServerConnectionDelegate,
@@ -111,6 +111,8 @@ export class Application implements HTTPServerConnectionDelegate {
   readonly namedHandlers = new Map<string, URLSpec>();
   /** @internal — read per request by handlers. */
   readonly serverHeader: string;
+  /** @internal — the headers every response starts with (`Server`, `Content-Type`), copied per handler. */
+  readonly defaultHeaders: HTTPHeaders;
   /** @internal */
   readonly compressResponse: boolean;
   /** @internal */
@@ -130,6 +132,9 @@ export class Application implements HTTPServerConnectionDelegate {
     }
     this.settings = s;
     this.serverHeader = s.serverHeader ?? 'TornadoServer (tornado-ts)';
+    this.defaultHeaders = new HTTPHeaders();
+    this.defaultHeaders.set('Server', this.serverHeader);
+    this.defaultHeaders.set('Content-Type', 'text/html; charset=UTF-8');
     this.compressResponse = s.compressResponse === true;
     this.xsrfCookies = s.xsrfCookies === true;
     this.#logFunction = s.logFunction ?? null;

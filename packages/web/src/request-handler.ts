@@ -252,9 +252,7 @@ export class RequestHandler {
 
   /** Resets the headers and content of the response (the defaults are set again). */
   clear(): void {
-    this.#headers = new HTTPHeaders();
-    this.#headers.set('Server', this.application.serverHeader);
-    this.#headers.set('Content-Type', 'text/html; charset=UTF-8');
+    this.#headers = new HTTPHeaders(this.application.defaultHeaders);
     this.setDefaultHeaders();
     this.#buf = NO_CHUNKS;
     this.#status = 200;

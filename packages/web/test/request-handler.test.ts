@@ -360,6 +360,38 @@ describe('output', () => {
     expect(bad.header('x-injected')).toBeUndefined();
   });
 
+  it('starts every response from the defaults, whatever earlier handlers changed', async () => {
+    class Changer extends RequestHandler {
+      override get() {
+        this.setHeader('Server', 'changed');
+        this.setHeader('Content-Type', 'text/plain');
+        this.addHeader('Content-Type', 'text/other');
+        this.clearHeader('Server');
+        this.write('x');
+      }
+    }
+    class Plain extends RequestHandler {
+      override get() {
+        this.write('y');
+      }
+    }
+    const app = new Application(
+      [
+        ['/change', Changer],
+        ['/plain', Plain],
+      ],
+      { serverHeader: 'Custom/1' },
+    );
+    const changed = await fakeRequest(app, 'GET', '/change');
+    expect(changed.header('server')).toBeUndefined();
+    expect(changed.headers['content-type']).toEqual(['text/plain', 'text/other']);
+    for (let i = 0; i < 2; i++) {
+      const r = await fakeRequest(app, 'GET', '/plain');
+      expect(r.header('server')).toBe('Custom/1');
+      expect(r.header('content-type')).toBe('text/html; charset=UTF-8');
+    }
+  });
+
   it('answers 304 when If-None-Match matches the ETag', async () => {
     const first = await c.get('/etag');
     const etag = first.header('etag')!;
