@@ -33,7 +33,7 @@ describe('Tornado iostream scenarios', () => {
     for (let i = 0; i < 64 * 1024; i++) expect((await client.readUntil('\r\n')).toString()).toBe('abcd\r\n');
     server.close();
     client.close();
-  });
+  }, 60_000); // 65,536 awaited reads: a few seconds, much more on a loaded machine with coverage on
 
   it('a large readUntil: the delimiter comes after 2 MB in many chunks', async () => {
     const { server, client } = await streams();
