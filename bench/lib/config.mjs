@@ -14,6 +14,13 @@ export const CONTENDERS = [
   { id: 'node', label: 'node:http', runtime: 'node', script: 'node-http.mjs' },
   { id: 'ts-web', label: 'tornado-ts web', runtime: 'node', script: 'ts-web.mjs', tornadoTs: true },
   { id: 'ts-http', label: 'tornado-ts HTTPServer', runtime: 'node', script: 'ts-http.mjs', tornadoTs: true },
+  {
+    id: 'ts-http-net',
+    label: 'tornado-ts HTTPServer on net.Socket',
+    runtime: 'node',
+    script: 'ts-http-net.mjs',
+    tornadoTs: true,
+  },
   { id: 'ts-tcp', label: 'tornado-ts TCPServer', runtime: 'node', script: 'ts-tcp.mjs', tornadoTs: true },
   { id: 'fastify', label: 'Fastify 5', runtime: 'node', script: 'fastify.mjs' },
   { id: 'tornado', label: 'Tornado 6 (Python)', runtime: 'python', script: 'tornado_server.py' },
@@ -21,6 +28,8 @@ export const CONTENDERS = [
 ];
 
 const HTTP = ['node', 'ts-web', 'ts-http', 'fastify', 'tornado'];
+// The HTTPServer with nativeSockets: false, to show what the native transport brings.
+const NET = 'the same HTTPServer on net.Socket is measured on plaintext, pipelining and idle only';
 const ALL = CONTENDERS.map((c) => c.id);
 
 /**
@@ -71,7 +80,7 @@ export const SCENARIOS = [
     unit: 'req/s',
     higherIsBetter: true,
     contenders: HTTP,
-    na: { 'ts-tcp': FIXED, raw: FIXED },
+    na: { 'ts-tcp': FIXED, raw: FIXED, 'ts-http-net': NET },
     path: '/json',
     check: 'json',
   },
@@ -82,7 +91,7 @@ export const SCENARIOS = [
     unit: 'req/s',
     higherIsBetter: true,
     contenders: HTTP,
-    na: { 'ts-tcp': FIXED, raw: FIXED },
+    na: { 'ts-tcp': FIXED, raw: FIXED, 'ts-http-net': NET },
     path: '/echo',
     wrkArgs: ['-s', 'lua/post.lua'],
     scriptArgs: ['1024'],
@@ -95,7 +104,7 @@ export const SCENARIOS = [
     unit: 'req/s',
     higherIsBetter: true,
     contenders: HTTP,
-    na: { 'ts-tcp': FIXED, raw: FIXED },
+    na: { 'ts-tcp': FIXED, raw: FIXED, 'ts-http-net': NET },
     path: '/plaintext',
     wrkArgs: ['-H', 'Connection: close'],
     check: 'close',
@@ -115,7 +124,7 @@ export const SCENARIOS = [
     unit: 'MB/s',
     higherIsBetter: true,
     contenders: HTTP,
-    na: { 'ts-tcp': FIXED, raw: FIXED },
+    na: { 'ts-tcp': FIXED, raw: FIXED, 'ts-http-net': NET },
   },
   {
     id: 'upload',
@@ -126,6 +135,7 @@ export const SCENARIOS = [
     contenders: ['node', 'ts-web', 'fastify', 'tornado'],
     na: {
       'ts-http': 'the request callback gets whole bodies: streaming is the web layer’s',
+      'ts-http-net': NET,
       'ts-tcp': FIXED,
       raw: FIXED,
     },

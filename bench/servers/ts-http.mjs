@@ -1,6 +1,7 @@
 // tornado-ts at the HTTP layer: an HTTPServer with a request callback that writes through
 // request.connection (writeHeaders / write / finish), as Tornado's HTTPServer callbacks do.
 // The callback receives whole requests, so this contender has no streamed-upload route.
+// TORNADO_TS_BENCH_NET=1 (ts-http-net.mjs) runs it on net.Socket instead of native sockets.
 import fs from 'node:fs';
 import path from 'node:path';
 import { args, fail, HELLO, JSON_BODY, ready } from './common.mjs';
@@ -60,6 +61,7 @@ try {
         respond(req, NOT_FOUND, 'text/plain', Buffer.alloc(0));
       }
     },
+    { nativeSockets: process.env.TORNADO_TS_BENCH_NET !== '1' },
   );
   await server.listen(port, '127.0.0.1');
   ready(port);
