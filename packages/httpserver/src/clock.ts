@@ -1,8 +1,9 @@
 /**
- * @internal A monotonic clock (milliseconds, `performance.now()`) read at most once per I/O turn:
+ * @internal A monotonic clock (milliseconds, `performance.now()`) read at most once per request:
  * inside {@link enterTurn}/{@link leaveTurn} (a connection handling the bytes that just arrived)
- * the first reading is shared, so parsing, answering and re-arming a request's timeout cost one
- * clock read. Outside a turn every call reads the clock.
+ * the first reading is shared until {@link nextReading} (a new request starts), so parsing,
+ * answering and re-arming a request's timeout cost one clock read, and a reading is never older
+ * than the request it was taken for. Outside a turn every call reads the clock.
  *
  * @module
  */
@@ -18,6 +19,11 @@ export function enterTurn(): void {
 /** Ends a turn; the shared reading is dropped with the outermost one. */
 export function leaveTurn(): void {
   if (--depth === 0) turnNow = -1;
+}
+
+/** Drops the shared reading: the next {@link clockNow} in this turn reads the clock again. */
+export function nextReading(): void {
+  turnNow = -1;
 }
 
 /** Milliseconds on the monotonic clock (`performance.now()`), shared within a turn. */

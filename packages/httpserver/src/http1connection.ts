@@ -11,7 +11,7 @@
 import { gunzipSync } from 'node:zlib';
 import { appLog, describeError, genLog } from '@tornado-ts/ioloop';
 import type { IOStream } from '@tornado-ts/iostream';
-import { clockNow, enterTurn, leaveTurn } from './clock';
+import { clockNow, enterTurn, leaveTurn, nextReading } from './clock';
 import { HTTPErrorCode, HTTPInputError, HTTPOutputError } from './errors';
 import {
   addTokenField,
@@ -2049,6 +2049,7 @@ export class HTTP1ServerConnection {
         w.wait(this, T_IDLE, this.#params.idleTimeout);
         break;
       }
+      nextReading(); // a new request: its own clock reading
       const conn = new HTTP1Connection(this.stream, false, this.#params as never, this.context, w);
       this.#current = conn;
       let delegate: HTTPMessageDelegate;
