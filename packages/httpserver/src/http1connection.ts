@@ -702,8 +702,19 @@ function isPlainTarget(t: string): boolean {
   return true;
 }
 
+// The UTF-8 length of the last string body measured: a repeated body is measured once.
+let lastText = '';
+let lastTextBytes = 0;
+
 function chunkLength(chunk: string | Uint8Array): number {
-  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+  if (typeof chunk !== 'string') return chunk.byteLength;
+  if (chunk === lastText) return lastTextBytes;
+  const n = Buffer.byteLength(chunk);
+  if (chunk.length <= SMALL_BODY) {
+    lastText = chunk;
+    lastTextBytes = n;
+  }
+  return n;
 }
 
 /**
