@@ -36,6 +36,9 @@ export function isSendable(v: string): boolean {
   return !BAD_OUT_VALUE.test(v);
 }
 
+/** The fields of an empty {@link HTTPHeaders} (shared, never written: the first field replaces it). */
+const NO_FIELDS: Array<string | string[]> = [];
+
 /** Above this many distinct names, lookups go through a `Map` keyed by the lower-cased name. */
 const INDEX_MIN = 12;
 
@@ -143,7 +146,7 @@ function nameKind(name: string): number {
 export class HTTPHeaders implements Iterable<[string, string]> {
   // One entry per distinct name, two slots each: the name as first added, then its value (a
   // string) or its values (an array, once the name repeats).
-  #a: Array<string | string[]> = [];
+  #a: Array<string | string[]> = NO_FIELDS;
   /** Lower-cased name -> slot of its entry; only for many names, built on demand. */
   #index: Map<string, number> | null = null;
   /** A stored name holds {@link DOTTED_I} or {@link COMBINING_DOT}. */
@@ -154,10 +157,13 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     if (init instanceof HTTPHeaders) {
       const src = init.#a;
       this.#dotted = init.#dotted;
-      const a = this.#a;
-      for (let i = 0; i < src.length; i++) {
-        const x = src[i] as string | string[];
-        a.push(typeof x === 'string' ? x : x.slice());
+      if (src.length > 0) {
+        const a = src.slice();
+        for (let i = 1; i < a.length; i += 2) {
+          const x = a[i] as string | string[];
+          if (typeof x !== 'string') a[i] = x.slice();
+        }
+        this.#a = a;
       }
     } else if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function') {
       for (const [k, v] of init as Iterable<readonly [string, string]>) this.add(k, v);
@@ -196,8 +202,12 @@ export class HTTPHeaders implements Iterable<[string, string]> {
   }
 
   #append(name: string, value: string): void {
-    const a = this.#a;
-    a.push(name, value);
+    let a = this.#a;
+    if (a === NO_FIELDS) {
+      // The first field: an array of just its two slots (most sets hold a few fields).
+      a = [name, value];
+      this.#a = a;
+    } else a.push(name, value);
     if (name.indexOf(DOTTED_I) !== -1 || name.indexOf(COMBINING_DOT) !== -1) this.#dotted = true;
     if (this.#index !== null) this.#index.set(name.toLowerCase(), a.length - 2);
   }
@@ -225,8 +235,11 @@ export class HTTPHeaders implements Iterable<[string, string]> {
         return;
       }
       // A token is ASCII: no dotted-I check.
-      const a = h.#a;
-      a.push(name, value);
+      let a = h.#a;
+      if (a === NO_FIELDS) {
+        a = [name, value];
+        h.#a = a;
+      } else a.push(name, value);
       if (h.#index !== null) h.#index.set(name.toLowerCase(), a.length - 2);
     };
   }
@@ -273,7 +286,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
 
   /** Removes every field. */
   clear(): void {
-    this.#a = [];
+    this.#a = NO_FIELDS;
     this.#index = null;
     this.#dotted = false;
   }

@@ -102,6 +102,27 @@ describe('HTTPHeaders', () => {
     expect(new HTTPHeaders().size).toBe(0);
   });
 
+  it('never shares fields between instances (empty, cleared, copied)', () => {
+    const a = new HTTPHeaders();
+    const b = new HTTPHeaders();
+    a.add('X', '1');
+    expect(b.size).toBe(0);
+    expect([...b]).toEqual([]);
+    b.set('Y', '2');
+    expect(a.has('y')).toBe(false);
+    a.clear();
+    a.add('Z', '3');
+    expect(b.has('z')).toBe(false);
+    const c = new HTTPHeaders(new HTTPHeaders());
+    c.add('W', '4');
+    expect(new HTTPHeaders().size).toBe(0);
+    const d = new HTTPHeaders(a);
+    d.add('z', '5');
+    expect(a.getList('z')).toEqual(['3']);
+    expect(d.getList('Z')).toEqual(['3', '5']);
+    expect(new HTTPHeaders().delete('x')).toBe(false);
+  });
+
   it('keeps its semantics with many names (indexed lookups)', () => {
     const h = new HTTPHeaders();
     for (let i = 0; i < 40; i++) h.add(`X-Field-${i}`, String(i));
