@@ -207,9 +207,13 @@ export class Application implements HTTPServerConnectionDelegate {
       if (h !== this.#wildcard && !this.#hostMatches(h, request)) continue;
       const rules = h.rules;
       const exact = h.exact ?? (h.exact = exactPaths(rules));
-      const k = exact.paths.get(path);
-      if (k !== undefined && k < exact.firstPattern) return rules[k]!.found;
-      for (let j = exact.firstPattern; j < rules.length; j++) {
+      let j = 0;
+      if (exact.paths !== null) {
+        const k = exact.paths.get(path);
+        if (k !== undefined && k < exact.firstPattern) return rules[k]!.found;
+        j = exact.firstPattern;
+      }
+      for (; j < rules.length; j++) {
         const spec = rules[j]!;
         const m = spec.matcher.match(path);
         if (m !== null) {

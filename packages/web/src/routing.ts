@@ -228,9 +228,13 @@ export interface HostRules {
  * found can only match from `firstPattern` on.
  */
 export interface ExactPaths {
-  paths: Map<string, number>;
+  /** Literal path → index of its first rule; `null` when there are few (a scan is cheaper than hashing the path). */
+  paths: Map<string, number> | null;
   firstPattern: number;
 }
+
+/** Up to this many literal rules before the first pattern rule, they are compared one by one. */
+export const EXACT_INDEX_MIN = 8;
 
 /** Builds the {@link ExactPaths} index of `rules`. */
 export function exactPaths(rules: readonly URLSpec[]): ExactPaths {
@@ -244,5 +248,5 @@ export function exactPaths(rules: readonly URLSpec[]): ExactPaths {
       paths.set(literal, i);
     }
   }
-  return { paths, firstPattern };
+  return { paths: firstPattern > EXACT_INDEX_MIN ? paths : null, firstPattern };
 }

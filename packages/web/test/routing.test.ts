@@ -155,6 +155,26 @@ describe('Application routing', () => {
     expect((await fakeRequest(lits, 'GET', '/a')).json().init).toEqual({ rule: 0 });
   });
 
+  it('keeps rule order with many literal rules (looked up by path, not scanned)', async () => {
+    const rules: [string, typeof Echo, Record<string, unknown>][] = [];
+    for (let i = 0; i < 12; i++) rules.push([`/l${i}`, Echo, { rule: i }]);
+    rules.push(['/l2', Other, { rule: 'dup' }]); // a later duplicate never wins
+    rules.push(['/(p|l20)', Other, { rule: 'pattern' }]);
+    rules.push(['/l20', Echo, { rule: 'late literal' }]); // after a pattern that matches it
+    rules.push(['/l21', Echo, { rule: 'late literal 21' }]);
+    const app = new Application(rules);
+    const init = async (path: string) => (await fakeRequest(app, 'GET', path)).json().init;
+    expect(await init('/l0')).toEqual({ rule: 0 });
+    expect(await init('/l11')).toEqual({ rule: 11 });
+    expect(await init('/l2')).toEqual({ rule: 2 });
+    expect(await init('/p')).toEqual({ rule: 'pattern' });
+    expect(await init('/l20')).toEqual({ rule: 'pattern' });
+    expect(await init('/l21')).toEqual({ rule: 'late literal 21' });
+    expect((await fakeRequest(app, 'GET', '/l99')).status).toBe(404);
+    app.addRules([['/l99', Other, { rule: 'added' }]]);
+    expect(await init('/l99')).toEqual({ rule: 'added' });
+  });
+
   it('routes by host, falling through to the wildcard rules', async () => {
     const app = new Application([['/', Echo]]);
     app.addHandlers('www\\.example\\.com', [
