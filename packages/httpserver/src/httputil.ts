@@ -36,6 +36,21 @@ export function isSendable(v: string): boolean {
   return !BAD_OUT_VALUE.test(v);
 }
 
+/**
+ * The last header block {@link HTTPHeaders.serialize} built, with the fields it came from:
+ * responses repeat the same fields, so the text (already validated) is reused when every name and
+ * value is equal again.
+ */
+const lastBlock = {
+  entries: [] as string[],
+  text: '',
+  contentLength: undefined as string | undefined,
+  transferEncoding: false,
+  connection: false,
+  date: false,
+  latin1: false,
+};
+
 /** The fields of an empty {@link HTTPHeaders} (shared, never written: the first field replaces it). */
 const NO_FIELDS: Array<string | string[]> = [];
 
@@ -354,14 +369,31 @@ export class HTTPHeaders implements Iterable<[string, string]> {
    * @throws {HTTPOutputError} for a field that cannot be sent.
    */
   serialize(): string {
+    const a = this.#a;
+    const n = a.length;
+    const last = lastBlock.entries;
+    if (n === last.length && n > 0) {
+      // The same fields as the last block (names and values equal, each once): the same text.
+      let i = 0;
+      while (i < n && a[i] === last[i]) i++;
+      if (i === n) {
+        const st = serializeState;
+        st.contentLength = lastBlock.contentLength;
+        st.transferEncoding = lastBlock.transferEncoding;
+        st.connection = lastBlock.connection;
+        st.date = lastBlock.date;
+        st.latin1 = lastBlock.latin1;
+        return lastBlock.text;
+      }
+    }
     let s = '';
     let wide = 0;
     let contentLength: string | undefined;
     let transferEncoding = false;
     let connection = false;
     let date = false;
-    const a = this.#a;
-    for (let i = 0; i < a.length; i += 2) {
+    let repeated = false;
+    for (let i = 0; i < n; i += 2) {
       const name = a[i] as string;
       const kind = nameKind(name);
       const v = a[i + 1] as string | string[];
@@ -369,6 +401,7 @@ export class HTTPHeaders implements Iterable<[string, string]> {
         wide |= checkOutValue(v, name);
         s += `${name}: ${v}\r\n`;
       } else {
+        repeated = true;
         for (const m of v) {
           wide |= checkOutValue(m, name);
           s += `${name}: ${m}\r\n`;
@@ -387,6 +420,17 @@ export class HTTPHeaders implements Iterable<[string, string]> {
     st.connection = connection;
     st.date = date;
     st.latin1 = wide !== 0;
+    if (!repeated && n > 0) {
+      // Remembered only without repeated fields: their value arrays may change in place.
+      const b = lastBlock;
+      b.entries = a.slice() as string[];
+      b.text = s;
+      b.contentLength = contentLength;
+      b.transferEncoding = transferEncoding;
+      b.connection = connection;
+      b.date = date;
+      b.latin1 = wide !== 0;
+    }
     return s;
   }
 

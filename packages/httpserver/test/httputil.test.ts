@@ -178,6 +178,34 @@ describe('HTTPHeaders', () => {
     });
     expect(new HTTPHeaders({ A: 'b' }).serialize()).toBe('A: b\r\n');
     expect(serializeState).toMatchObject({ contentLength: undefined, date: false, latin1: false });
+    // the last block is reused only for equal fields, with its framing facts
+    const block = () => new HTTPHeaders({ 'Content-Length': String(12 + 1), Date: 'd' });
+    expect(block().serialize()).toBe('Content-Length: 13\r\nDate: d\r\n');
+    new HTTPHeaders({ X: 'caf\u00e9' }).serialize();
+    expect(serializeState.latin1).toBe(true);
+    expect(block().serialize()).toBe('Content-Length: 13\r\nDate: d\r\n');
+    expect(block().serialize()).toBe('Content-Length: 13\r\nDate: d\r\n');
+    expect(serializeState).toMatchObject({
+      contentLength: '13',
+      date: true,
+      latin1: false,
+      connection: false,
+    });
+    expect(new HTTPHeaders({ 'Content-Length': '14', Date: 'd' }).serialize()).toBe(
+      'Content-Length: 14\r\nDate: d\r\n',
+    );
+    expect(serializeState.contentLength).toBe('14');
+    const rep = new HTTPHeaders({ 'Content-Length': '14', Date: 'd' });
+    rep.add('date', 'e');
+    expect(rep.serialize()).toBe('Content-Length: 14\r\nDate: d\r\nDate: e\r\n');
+    rep.delete('date');
+    rep.add('Date', 'd');
+    expect(rep.serialize()).toBe('Content-Length: 14\r\nDate: d\r\n');
+    expect(() => new HTTPHeaders({ 'Content-Length': '14', Date: 'd\n' }).serialize()).toThrow(
+      HTTPOutputError,
+    );
+    expect(new HTTPHeaders().serialize()).toBe('');
+    expect(serializeState.contentLength).toBeUndefined();
     // names checked once are remembered (a bounded memo): many distinct names, then the same again
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 1100; i++) {
