@@ -537,17 +537,14 @@ export class Wire {
     this.#store = null;
   }
 
-  /** Hands unparsed bytes back to the socket so whoever reads the stream next sees them. */
+  /** Hands unparsed bytes back to the stream so whoever reads it next sees them first. */
   unread(): void {
     this.pull();
     if (this.avail > 0) {
       const rest = Buffer.from(this.buf.subarray(this.pos));
       this.buf = EMPTY;
       this.pos = 0;
-      // IOStream has no way to take bytes back: a socket that can (net.Socket, Duplex) gets them.
-      const sock = this.stream.socket as { unshift?: (chunk: Buffer) => void };
-      if (typeof sock.unshift === 'function') sock.unshift(rest);
-      else genLog.warn(`Detached stream: ${rest.length} unparsed bytes could not be handed back`);
+      this.stream.unshift(rest);
     }
   }
 }

@@ -3,7 +3,14 @@ import { fdSupport } from '@tornado-ts/ioloop';
 import type { IOStream } from '@tornado-ts/iostream';
 import { FdSocket } from '@tornado-ts/iostream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type HTTP1Connection, HTTPHeaders, type HTTPServerRequest, ResponseStartLine } from '../src/index';
+import {
+  type HTTP1Connection,
+  type HTTPConnection,
+  HTTPHeaders,
+  type HTTPMessageDelegate,
+  type HTTPServerRequest,
+  ResponseStartLine,
+} from '../src/index';
 import { echo, type Running, raw, startServer, statuses } from './helpers/server';
 
 // The same server behaviour over both transports TCPServer can hand the HTTP layer: the ioloop
@@ -85,5 +92,41 @@ describe.each(modes)('HTTPServer with nativeSockets: %s', (native) => {
     });
     expect(received).toBeGreaterThanOrEqual(big.length);
     sock.destroy();
+  });
+
+  it('detach() after a 101 hands the bytes that came with the head to the next reader', async () => {
+    let detached: IOStream | null = null;
+    running = await startServer(
+      {
+        startRequest: (_sc: unknown, rc: HTTPConnection): HTTPMessageDelegate => ({
+          headersReceived: () => {},
+          dataReceived: () => {},
+          finish: () => {
+            void rc.writeHeaders(
+              new ResponseStartLine('HTTP/1.1', 101, 'Switching Protocols'),
+              new HTTPHeaders({ Upgrade: 'echo', Connection: 'Upgrade' }),
+            );
+            rc.finish();
+            const d = (rc as HTTP1Connection).detach();
+            detached = d;
+            void d.readUntil('\n').then((line) => d.write(`echo:${line}`));
+          },
+          onConnectionClose: () => {},
+        }),
+        onClose: () => {},
+      } as never,
+      { nativeSockets: native },
+    );
+    // the head and the first bytes of the new protocol in one packet
+    const r = await raw(
+      running.port,
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi there\n',
+      {
+        until: (d) => d.includes('echo:hi there\n'),
+      },
+    );
+    expect(statuses(r.data)).toEqual([101]);
+    expect(r.data).toContain('echo:hi there\n');
+    (detached as IOStream | null)?.close();
   });
 });

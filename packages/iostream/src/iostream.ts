@@ -547,6 +547,42 @@ export class IOStream {
   }
 
   /**
+   * Puts bytes back at the front of the read buffer: the next read (or `tryRead*`) sees them
+   * before anything received later. For a parser that took more than it used — the HTTP layer
+   * handing the stream over after an `Upgrade` head, say. Not while a read is pending
+   * ({@link ReadInProgressError}); no-op on empty data. The bytes count against `maxBufferSize`.
+   *
+   * @example
+   * ```ts
+   * const head = await stream.readUntil('\r\n\r\n');
+   * stream.unshift(head.subarray(head.indexOf('\r\n') + 2)); // keep only the first line
+   * ```
+   */
+  unshift(data: Uint8Array): void {
+    this.#checkIdle();
+    if (data.byteLength === 0) return;
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.#size === 0) {
+      this.#chunks = [chunk];
+    } else {
+      const first = this.#chunks[this.#first] as Buffer;
+      const rest = this.#chunks.slice(this.#first + 1);
+      this.#chunks = [chunk, this.#firstOff === 0 ? first : first.subarray(this.#firstOff), ...rest];
+    }
+    this.#first = 0;
+    this.#firstOff = 0;
+    this.#size += chunk.length;
+    this.#scanDelim = null;
+    this.#scanPos = 0;
+    this.#searched = null;
+    this.#text = '';
+    if (this.#size >= this.#maxBufferSize && !this.#paused && !this.#closed) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /**
    * Synchronous `readBytes` for protocol parsers: when at least `n` bytes are buffered, takes and
    * returns them; otherwise returns `null` and takes nothing.
    * Must not be called while a read is pending ({@link ReadInProgressError}).
