@@ -40,6 +40,7 @@ type AnyListener = (...args: unknown[]) => void;
 
 // Set in FdSocket's static block (they reach private fields).
 let emitClose: (s: FdSocket, err: Error | null) => void;
+let endBatch: (s: FdSocket) => void;
 // One IOLoop handler function for every socket, which it finds by descriptor (no closure each).
 let onFdEvents: (fd: number, events: number) => void;
 const byFd = new Map<number, FdSocket>();
@@ -110,9 +111,11 @@ export class FdSocket {
   #reading = false;
   #eof = false;
   #corked = 0;
-  // In a read notification: after the first write, later ones wait for the end of it (batching).
+  // Batching: after a write went to the kernel, later writes wait for the end of the read
+  // notification being delivered (#dispatching) or, outside one, for the end of the tick, and
+  // then go out together (pipelined responses, a burst of writes from promise continuations).
   #dispatching = false;
-  #wroteInDispatch = false;
+  #batching = false;
   // Queued writes, in order, and their callbacks (null slots for none).
   #wq: Buffer[] | null = null;
   #wcb: (WriteCallback | null)[] | null = null;
@@ -184,6 +187,10 @@ export class FdSocket {
   }
 
   static {
+    endBatch = (s: FdSocket): void => {
+      s.#batching = false;
+      if (!s.#dispatching) s.#flushBatch();
+    };
     onFdEvents = (fd: number, events: number): void => {
       const s = byFd.get(fd);
       if (s !== undefined) s.#onEvents(events);
@@ -304,7 +311,7 @@ export class FdSocket {
 
   #readSome(): void {
     this.#dispatching = true;
-    this.#wroteInDispatch = false;
+    this.#batching = false;
     try {
       for (let i = 0; i < READS_PER_EVENT; i++) {
         if (SLAB_SIZE - slabOff < MIN_ROOM) {
@@ -334,7 +341,8 @@ export class FdSocket {
       }
     } finally {
       this.#dispatching = false;
-      if (this.#wq !== null && this.#corked === 0 && !this.destroyed) this.#flush();
+      this.#batching = false;
+      this.#flushBatch();
     }
   }
 
@@ -383,8 +391,9 @@ export class FdSocket {
       return false;
     }
     const latin1 = encoding === 'latin1' || encoding === 'binary';
-    if (this.#wq === null && this.#corked === 0 && !(this.#dispatching && this.#wroteInDispatch)) {
-      if (this.#dispatching) this.#wroteInDispatch = true;
+    if (this.#wq === null && this.#corked === 0 && !this.#batching) {
+      this.#batching = true;
+      if (!this.#dispatching) process.nextTick(endBatch, this);
       let n: number;
       let len: number;
       try {
@@ -429,6 +438,11 @@ export class FdSocket {
       (this.#wcb as (WriteCallback | null)[]).push(cb);
     }
     this.#wBytes += buf.length;
+  }
+
+  /** Sends what a batch queued, unless the kernel is full (WRITE readiness will). */
+  #flushBatch(): void {
+    if (this.#wq !== null && this.#corked === 0 && !this.destroyed && (this.#events & WRITE) === 0) this.#flush();
   }
 
   /** Queues writes until the matching {@link FdSocket.uncork}, then sends them as one. */

@@ -325,4 +325,24 @@ describe.skipIf(!fdSupport().available)('FdSocket under an IOStream', () => {
     expect(sock.listenerCount('data')).toBe(0);
     expect(sock.emit('data', 'x')).toBe(false);
   });
+
+  it('outside a read notification, writes after the first in one tick go out together at its end', async () => {
+    const { sock, client } = await pair();
+    const got = collect(client);
+    const order: string[] = [];
+    expect(sock.write('a', () => order.push('a'))).toBe(true);
+    expect(order).toEqual(['a']); // the kernel took it at once
+    expect(sock.write('b', () => order.push('b'))).toBe(false);
+    expect(sock.write(Buffer.from('c'), () => order.push('c'))).toBe(false);
+    expect(sock.writableLength).toBe(2); // waiting for the end of the tick
+    await new Promise((r) => process.nextTick(r));
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(sock.writableLength).toBe(0);
+    // a stream's awaited loop (each write in its own continuation) batches the same way
+    const stream = new IOStream(sock);
+    await Promise.all([stream.write('d'), stream.write('e'), stream.write('f')]);
+    stream.close();
+    await got.ended;
+    expect(got.data().toString()).toBe('abcdef');
+  });
 });
