@@ -442,7 +442,8 @@ export class FdSocket {
 
   /** Sends what a batch queued, unless the kernel is full (WRITE readiness will). */
   #flushBatch(): void {
-    if (this.#wq !== null && this.#corked === 0 && !this.destroyed && (this.#events & WRITE) === 0) this.#flush();
+    if (this.#wq !== null && this.#corked === 0 && !this.destroyed && (this.#events & WRITE) === 0)
+      this.#flush();
   }
 
   /** Queues writes until the matching {@link FdSocket.uncork}, then sends them as one. */
