@@ -66,6 +66,7 @@ const rounds = Number(opt.rounds ?? (quick ? 1 : 3));
 const durationS = Number(opt.duration ?? (quick ? 1 : 4));
 const warmupS = quick ? 0 : 2;
 const settleMs = quick ? 500 : 2000;
+const steadyMaxMs = quick ? 20_000 : 45_000;
 const transferSize = Number(opt.size ?? (quick ? 32 * 1024 ** 2 : 1024 ** 3));
 const profileIds = new Set((opt.profile ?? '').split(',').filter(Boolean));
 const CONNECTIONS = 50;
@@ -310,12 +311,16 @@ async function transfer(kind, port, data) {
 
 /**
  * Fresh server, N idle keep-alive connections from a separate client process, RSS delta per connection.
+ * Two readings: `burst`, after `settleMs`, still holds what V8's young generation grew to while
+ * the connections were accepted; `steady` waits (up to `steadyMaxMs`) until RSS has dropped and then
+ * stayed flat, which is when V8's memory reducer has run on the now idle server.
  * @param {import('./lib/config.mjs').ContenderSpec} c
  * @param {string} dir
  * @param {number} count
- * @returns {Promise<import('./lib/report.mjs').Run>}
+ * @param {boolean} wantSteady
+ * @returns {Promise<{ burst: import('./lib/report.mjs').Run, steady?: import('./lib/report.mjs').Run }>}
  */
-async function idleRound(c, dir, count) {
+async function idleRound(c, dir, count, wantSteady) {
   const server = await launch(c, dir);
   /** @type {import('node:child_process').ChildProcess | undefined} */
   let client;
@@ -356,7 +361,9 @@ async function idleRound(c, dir, count) {
     if (connected.connected === 0) throw new Error(`no connection held: ${connected.error}`);
     await sleep(settleMs);
     if (!server.alive()) throw new Error('the server exited');
-    const after = rssKiB(server.pid);
+    const burst = rssKiB(server.pid);
+    const steady = wantSteady ? await steadyRss(server.pid, before, burst) : undefined;
+    if (!server.alive()) throw new Error('the server exited');
     client.stdin?.write('check\n');
     const { open } = await nextLine(10_000);
     client.stdin?.write('exit\n');
@@ -366,15 +373,55 @@ async function idleRound(c, dir, count) {
       lost.push(`${connected.failed} of ${count} connections failed (${connected.error})`);
     if (open < connected.connected)
       lost.push(`${connected.connected - open} closed by the server while idle`);
+    const note = lost.length ? { note: lost.join('; ') } : {};
     return {
-      value: (after - before) / open,
-      errors: connected.failed,
-      ...(lost.length ? { note: `${lost.join('; ')}` } : {}),
+      burst: { value: (burst - before) / open, errors: connected.failed, ...note },
+      ...(steady && {
+        steady: {
+          value: (steady.kib - before) / open,
+          errors: connected.failed,
+          ...(steady.shrank
+            ? note
+            : {
+                note: [
+                  ...lost,
+                  `no idle-time shrink within ${steadyMaxMs / 1000} s: the last reading counts`,
+                ].join('; '),
+              }),
+        },
+      }),
     };
   } finally {
     client?.kill('SIGKILL');
     await server.stop();
   }
+}
+
+/**
+ * Polls a server's RSS until it has fallen by a tenth of the burst's growth and then held still
+ * (within 0.5 %) for 3 s, or until `steadyMaxMs`. An idle V8 runs its memory reducer 8–30 s after
+ * the last allocation burst; Python never shrinks, so Tornado takes the whole wait.
+ * @param {number} pid
+ * @param {number} before  RSS before the connections, KiB
+ * @param {number} burst   RSS after the burst, KiB
+ * @returns {Promise<{ kib: number, shrank: boolean }>}
+ */
+async function steadyRss(pid, before, burst) {
+  const deadline = Date.now() + steadyMaxMs;
+  let last = burst;
+  let stableSince = Date.now();
+  let shrank = false;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const now = rssKiB(pid);
+    if (Math.abs(now - last) > last * 0.005) {
+      last = now;
+      stableSince = Date.now();
+    }
+    if (!shrank && now < burst - (burst - before) * 0.1) shrank = true;
+    if (shrank && Date.now() - stableSince >= 3000) break;
+  }
+  return { kib: last, shrank };
 }
 
 // ---------------------------------------------------------------- micro
@@ -465,6 +512,9 @@ async function main() {
 
   /** @type {import('./lib/report.mjs').Scenario[]} */
   const results = [];
+  const steadyWanted = scenarios.some((s) => s.kind === 'idle' && s.when === 'steady');
+  /** @type {Map<string, import('./lib/report.mjs').Run>} */
+  const steadyKept = new Map();
   try {
     for (const sc of scenarios) {
       /** @type {import('./lib/report.mjs').Scenario} */
@@ -543,7 +593,16 @@ async function main() {
                 `  round ${round} ${c.label.padEnd(24)} ${formatNumber(w.rps, 0).padStart(10)} req/s  p50 ${w.latencyMs['50']?.toFixed(2)} ms  p99 ${w.latencyMs['99']?.toFixed(2)} ms${errors ? `  errors ${JSON.stringify(w.errors)}` : ''}`,
               );
             } else if (sc.kind === 'idle') {
-              r = await idleRound(c, dir, idleCount);
+              // One round gives both readings: `idle` runs first and keeps the steady ones for
+              // `idle-steady`, which then only measures by itself when run alone.
+              const key = `${c.id}/${round}`;
+              const kept = sc.when === 'steady' ? steadyKept.get(key) : undefined;
+              if (kept) r = kept;
+              else {
+                const both = await idleRound(c, dir, idleCount, sc.when === 'steady' || steadyWanted);
+                if (both.steady) steadyKept.set(key, both.steady);
+                r = sc.when === 'steady' && both.steady ? both.steady : both.burst;
+              }
               log(
                 `  round ${round} ${c.label.padEnd(24)} ${r.value.toFixed(2).padStart(10)} KB/conn${r.note ? `  (${r.note})` : ''}`,
               );
@@ -572,7 +631,7 @@ async function main() {
     TARGETS.filter((t) => results.some((s) => s.id === t.scenario)),
     results,
   );
-  const idleRaw = results.find((s) => s.id === 'idle')?.cells.raw?.median;
+  const idleRaw = results.find((s) => s.id === 'idle-steady')?.cells.raw?.median;
   if (
     targetResults.some((t) => t.id.startsWith('idle') && t.status === 'missed') &&
     Number.isFinite(idleRaw)
