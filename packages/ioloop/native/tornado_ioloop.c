@@ -42,13 +42,31 @@ typedef struct poll_handle {
   int closing;      /* uv_close called */
   int napi_released;/* callback ref + async context released */
   int refs;         /* 1 for the libuv handle (until close_cb), +1 once the JS external exists */
+  int batched;      /* events go to the instance's batch (pollStartBatched), not to `callback` */
+  int32_t id;       /* batched: the id JS gave the handle */
   struct poll_handle* prev;
   struct poll_handle* next;
 } poll_handle;
 
+/* Batched delivery: the events of one poll phase are written into a JS Int32Array as
+ * (id, events) pairs and handed to one JS function in the check phase that follows it (or at
+ * once when the array is full): one call into JS per loop iteration instead of one per fd. */
+typedef struct batch {
+  uv_check_t check;
+  napi_env env;
+  napi_ref dispatch; /* function(n) */
+  napi_ref array;    /* the Int32Array, kept alive while `buf` points into it */
+  int32_t* buf;
+  size_t cap; /* pairs */
+  size_t n;
+  napi_async_context async;
+  int active;
+} batch;
+
 struct instance {
   poll_handle* head; /* every handle whose libuv side is not closed yet */
   int tearing_down;
+  batch* batch;
 };
 
 /* ---------- helpers ---------- */
@@ -174,6 +192,64 @@ static void discard(poll_handle* h) {
   close_handle(h);
 }
 
+static void batch_flush(batch* b) {
+  size_t n = b->n;
+  if (n == 0 || b->dispatch == NULL) return;
+  b->n = 0; /* JS reads the pairs during the call; nothing is pushed until it returns */
+  napi_env env = b->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[1], result;
+  if (napi_get_reference_value(env, b->dispatch, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &recv);
+    napi_create_uint32(env, (uint32_t)n, &argv[0]);
+    napi_status st = napi_make_callback(env, b->async, recv, cb, 1, argv, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_check(uv_check_t* c) {
+  batch* b = (batch*)c->data;
+  uv_check_stop(c);
+  b->active = 0;
+  batch_flush(b);
+}
+
+static void batch_push(batch* b, int32_t id, int events) {
+  if (b->n == b->cap) batch_flush(b);
+  b->buf[2 * b->n] = id;
+  b->buf[2 * b->n + 1] = events;
+  b->n++;
+  if (!b->active) {
+    b->active = 1;
+    uv_check_start(&b->check, on_check);
+  }
+}
+
+static void on_batch_close(uv_handle_t* handle) {
+  free(handle->data);
+}
+
+/* Releases the batch's N-API side and closes its check handle (freed in the close callback). */
+static void batch_discard(instance* inst) {
+  batch* b = inst->batch;
+  if (b == NULL) return;
+  inst->batch = NULL;
+  if (b->dispatch) napi_delete_reference(b->env, b->dispatch);
+  if (b->array) napi_delete_reference(b->env, b->array);
+  if (b->async) napi_async_destroy(b->env, b->async);
+  b->dispatch = b->array = NULL;
+  b->async = NULL;
+  b->n = 0;
+  uv_check_stop(&b->check);
+  uv_close((uv_handle_t*)&b->check, on_batch_close);
+}
+
 static void on_poll(uv_poll_t* p, int status, int uvevents) {
   poll_handle* h = (poll_handle*)p->data;
   if (h->closing || h->napi_released) return;
@@ -196,6 +272,10 @@ static void on_poll(uv_poll_t* p, int status, int uvevents) {
     }
   }
   if (events == 0) return;
+  if (h->batched) {
+    if (h->inst != NULL && h->inst->batch != NULL) batch_push(h->inst->batch, h->id, events);
+    return;
+  }
 
   napi_env env = h->env;
   napi_handle_scope scope;
@@ -229,6 +309,7 @@ static void cleanup_hook(void* arg) {
   instance* inst = (instance*)arg;
   inst->tearing_down = 1;
   for (poll_handle* h = inst->head; h != NULL; h = h->next) discard(h);
+  batch_discard(inst);
 }
 
 static void finalize_instance(napi_env env, void* data, void* hint) {
@@ -652,6 +733,134 @@ static napi_value js_write_string(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* batchInit(dispatch, int32array): where batched handles' events go (see `batch`); again
+ * replaces both. */
+static napi_value js_batch_init(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "batchInit(dispatch, int32array)")) return NULL;
+  napi_valuetype t;
+  CALL(env, napi_typeof(env, argv[0], &t));
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "dispatch must be a function");
+    return NULL;
+  }
+  bool is_ta = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = NULL;
+  CALL(env, napi_is_typedarray(env, argv[1], &is_ta));
+  if (is_ta) CALL(env, napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
+  if (!is_ta || type != napi_int32_array || length < 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected an Int32Array of at least 2 elements");
+    return NULL;
+  }
+  instance* inst = NULL;
+  CALL(env, napi_get_instance_data(env, (void**)&inst));
+  if (inst == NULL || inst->tearing_down) {
+    napi_throw_error(env, NULL, "the addon is shutting down");
+    return NULL;
+  }
+  batch* b = inst->batch;
+  if (b == NULL) {
+    uv_loop_t* loop = NULL;
+    CALL(env, napi_get_uv_event_loop(env, &loop));
+    b = (batch*)calloc(1, sizeof *b);
+    if (b == NULL) return throw_errno(env, ENOMEM, "batchInit");
+    b->env = env;
+    if (uv_check_init(loop, &b->check) != 0) {
+      free(b);
+      napi_throw_error(env, NULL, "uv_check_init failed");
+      return NULL;
+    }
+    b->check.data = b;
+    uv_unref((uv_handle_t*)&b->check); /* never keeps the loop alive by itself */
+    napi_value name;
+    if (napi_create_string_utf8(env, "tornado-ts:fd-events", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_async_init(env, NULL, name, &b->async) != napi_ok) {
+      b->async = NULL;
+      inst->batch = b;
+      batch_discard(inst);
+      napi_throw_error(env, NULL, "could not set up event batching");
+      return NULL;
+    }
+    inst->batch = b;
+  } else {
+    batch_flush(b); /* events already taken go to the old function */
+    if (b->dispatch) napi_delete_reference(env, b->dispatch);
+    if (b->array) napi_delete_reference(env, b->array);
+    b->dispatch = b->array = NULL;
+  }
+  if (napi_create_reference(env, argv[0], 1, &b->dispatch) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &b->array) != napi_ok) {
+    batch_discard(inst);
+    napi_throw_error(env, NULL, "could not set up event batching");
+    return NULL;
+  }
+  b->buf = (int32_t*)data;
+  b->cap = length / 2;
+  return NULL;
+}
+
+/* pollStartBatched(fd, events, id, flags?) -> handle: like pollStart, but events are delivered
+ * as (id, events) through batchInit's function; no callback, `this` or async context per handle. */
+static napi_value js_poll_start_batched(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  size_t argc = 4;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "pollStartBatched(fd, events, id, flags?)");
+    return NULL;
+  }
+  int32_t fd, events, id, flags = 0;
+  if (!get_int32(env, argv[0], &fd, "fd") || !get_int32(env, argv[1], &events, "events") ||
+      !get_int32(env, argv[2], &id, "id"))
+    return NULL;
+  if (argc >= 4) {
+    napi_valuetype ft;
+    CALL(env, napi_typeof(env, argv[3], &ft));
+    if (ft == napi_number) napi_get_value_int32(env, argv[3], &flags);
+  }
+  instance* inst = NULL;
+  CALL(env, napi_get_instance_data(env, (void**)&inst));
+  if (inst == NULL || inst->batch == NULL) {
+    napi_throw_error(env, "ERR_IOLOOP_NO_BATCH", "call batchInit first");
+    return NULL;
+  }
+  uv_loop_t* loop = NULL;
+  CALL(env, napi_get_uv_event_loop(env, &loop));
+  poll_handle* h = (poll_handle*)calloc(1, sizeof *h);
+  if (h == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
+  h->env = env;
+  h->fd = fd;
+  h->no_hup_check = (flags & 1) != 0;
+  h->batched = 1;
+  h->id = id;
+  h->inst = inst;
+  int r = uv_poll_init(loop, &h->poll, fd);
+  if (r < 0) {
+    free(h);
+    return throw_uv_error(env, r, "uv_poll_init");
+  }
+  h->poll.data = h;
+  h->refs = 1;
+  h->next = inst->head;
+  if (inst->head) inst->head->prev = h;
+  inst->head = h;
+  napi_value ext;
+  if (napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
+    discard(h);
+    napi_throw_error(env, NULL, "could not set up the poll handle");
+    return NULL;
+  }
+  h->refs = 2;
+  int uvev = uv_events_of(events);
+  if (uvev != 0 && (r = uv_poll_start(&h->poll, uvev, on_poll)) < 0) {
+    discard(h);
+    return throw_uv_error(env, r, "uv_poll_start");
+  }
+  return ext;
+}
+
 /* ---------- module ---------- */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -677,6 +886,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       METHOD("sockName", js_sock_name),   METHOD("dup", js_dup),
       METHOD("close", js_close),          METHOD("shutdown", js_shutdown),
       METHOD("setNoDelay", js_set_nodelay), METHOD("writeString", js_write_string),
+      METHOD("batchInit", js_batch_init), METHOD("pollStartBatched", js_poll_start_batched),
   };
 #undef METHOD
   CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -2,7 +2,7 @@ import { closeSync } from 'node:fs';
 import { IOLoopError, TimeoutError } from './errors';
 import { Future, isThenable } from './future';
 import { appLog } from './log';
-import { addon, type PollHandle } from './native';
+import { addon, type NativeAddon, type PollHandle } from './native';
 import { T_CANCELLED, T_FIRED, T_PENDING, TimerQueue } from './timer-queue';
 
 // biome-ignore lint/suspicious/noExplicitAny: callbacks take whatever arguments their caller passes.
@@ -62,9 +62,20 @@ interface HandlerEntry {
   handler: (fd: number, events: number) => unknown;
   events: number;
   poll: PollHandle;
+  /** The id batched events carry (0: delivered one by one through dispatchEntry). */
+  id: number;
 }
 
 let dispatchEntry: (this: HandlerEntry, events: number) => void;
+
+// Batched delivery (the addon's batchInit/pollStartBatched): the events of one poll phase arrive
+// as (id, events) pairs in BATCH, handed over in one call; BY_ID finds the handler. Ids only grow,
+// so a handler removed during a batch never receives an event meant for its successor.
+const BATCH = new Int32Array(2 * 1024);
+const BY_ID = new Map<number, HandlerEntry>();
+const BATCHING = new WeakSet<NativeAddon>();
+let lastId = 0;
+let dispatchBatch: (n: number) => void;
 
 /** fds with a handler, across every IOLoop of this thread (libuv allows one poll watcher per fd). */
 const fdsInUse = new Set<number>();
@@ -455,6 +466,8 @@ export class IOLoop {
    * hang-up without asking (`ERROR` alone watches for that only; `NONE` watches nothing; see
    * {@link AddHandlerOptions.hangupCheck}). Notifications are level-triggered, through libuv's poll watcher in the
    * native addon; the fd is switched to non-blocking mode. Remove the handler before closing the fd.
+   * The fds one poll phase found ready are handled in one batch: handlers one after another, then
+   * microtasks and `process.nextTick` callbacks (one call into JavaScript per loop iteration).
    *
    * @throws {@link IOLoopError} if `fd` already has a handler; {@link AddonMissingError} if the
    *   addon is not built; an Error with `code` if libuv cannot poll the fd (e.g. `EPERM` for a
@@ -472,9 +485,28 @@ export class IOLoop {
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
     if (fdsInUse.has(fd)) throw new IOLoopError(`fd ${fd} already has a handler`, 'ERR_IOLOOP_FD_IN_USE');
     const native = addon();
-    const entry: HandlerEntry = { loop: this, fd, handler, events, poll: null as unknown as PollHandle };
-    // One shared function, called on the entry: no closure per handler.
-    entry.poll = native.pollStart(fd, events, dispatchEntry, opts?.hangupCheck === false ? 1 : 0, entry);
+    const flags = opts?.hangupCheck === false ? 1 : 0;
+    const entry: HandlerEntry = {
+      loop: this,
+      fd,
+      handler,
+      events,
+      poll: null as unknown as PollHandle,
+      id: 0,
+    };
+    if (native.pollStartBatched !== undefined && native.batchInit !== undefined) {
+      if (!BATCHING.has(native)) {
+        native.batchInit(dispatchBatch, BATCH);
+        BATCHING.add(native);
+      }
+      lastId = lastId === 0x7fffffff ? 1 : lastId + 1;
+      entry.poll = native.pollStartBatched(fd, events, lastId, flags);
+      entry.id = lastId;
+      BY_ID.set(lastId, entry);
+    } else {
+      // One shared function, called on the entry: no closure per handler.
+      entry.poll = native.pollStart(fd, events, dispatchEntry, flags, entry);
+    }
     fdsInUse.add(fd);
     this.#handlers.set(fd, entry);
   }
@@ -494,6 +526,7 @@ export class IOLoop {
     if (entry === undefined) return;
     this.#handlers.delete(fd);
     fdsInUse.delete(fd);
+    if (entry.id !== 0) BY_ID.delete(entry.id);
     addon().pollClose(entry.poll);
   }
 
@@ -505,6 +538,12 @@ export class IOLoop {
   static {
     dispatchEntry = function (this: HandlerEntry, events: number): void {
       this.loop.#dispatch(this, events);
+    };
+    dispatchBatch = (n: number): void => {
+      for (let i = 0; i < 2 * n; i += 2) {
+        const entry = BY_ID.get(BATCH[i] as number);
+        if (entry !== undefined) entry.loop.#dispatch(entry, BATCH[i + 1] as number);
+      }
     };
   }
 

@@ -18,6 +18,18 @@ export interface NativeAddon {
     flags?: number,
     recv?: R,
   ): PollHandle;
+  /**
+   * Where the events of batched watchers go: after each poll phase (or when `buf` is full),
+   * `dispatch(n)` is called once with `n` (id, events) pairs written at the start of `buf`.
+   * Calling it again replaces both.
+   */
+  batchInit?(dispatch: (n: number) => void, buf: Int32Array): void;
+  /**
+   * Like `pollStart`, but the watcher's events go, with `id`, to the function given to
+   * `batchInit`: one call into JavaScript per loop iteration, not one per descriptor, and no
+   * callback reference or async context per watcher.
+   */
+  pollStartBatched?(fd: number, events: number, id: number, flags?: number): PollHandle;
   /** Changes the events a watcher waits for (0 stops it without closing it). */
   pollUpdate(handle: PollHandle, events: number): void;
   /** Stops and closes a watcher; idempotent. */

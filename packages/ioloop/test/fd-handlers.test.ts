@@ -202,6 +202,81 @@ describe.skipIf(!support.available)('fd handlers on a pipe', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('descriptors ready in one poll phase are handled in one batch, microtasks after it', async () => {
+    const pipes = [pipe(), pipe(), pipe(), pipe()];
+    for (const [, w] of pipes) fdWrite(w, new Uint8Array([1]));
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      for (const [r] of pipes) {
+        loop.addHandler(
+          r,
+          () => {
+            loop.removeHandler(r);
+            order.push(`h${r}`);
+            queueMicrotask(() => order.push(`m${r}`));
+            if (order.length === 1) setImmediate(resolve);
+          },
+          READ,
+        );
+      }
+    });
+    const handled = order.filter((o) => o.startsWith('h'));
+    expect(handled).toHaveLength(4);
+    // One call into JavaScript for the four: every handler ran before any microtask.
+    expect(order.slice(0, 4)).toEqual(handled);
+  });
+
+  it('batched delivery in the addon: a full buffer is flushed early, nothing is lost; bad calls throw', async () => {
+    const addonPath = createRequire(import.meta.url).resolve('../build/Release/tornado_ioloop.node');
+    // In a worker: its own addon instance, so this thread's IOLoop batching is left alone.
+    const code = `
+      const a = require(${JSON.stringify(addonPath)});
+      const { parentPort } = require('node:worker_threads');
+      const errs = [];
+      const t = (fn) => { try { fn(); errs.push('none'); } catch (e) { errs.push(e.code); } };
+      const [r0] = a.pipe();
+      t(() => a.pollStartBatched(r0, 1, 1));            // before batchInit
+      t(() => a.batchInit(() => {}, new Uint8Array(4)));  // not an Int32Array
+      t(() => a.batchInit('x', new Int32Array(4)));
+      t(() => a.pollStartBatched(r0, 1));
+      const buf = new Int32Array(4);                     // room for two events
+      const calls = [];
+      const seen = new Map();
+      const handles = [];
+      a.batchInit((n) => {
+        calls.push(n);
+        for (let i = 0; i < n; i++) seen.set(buf[2 * i], buf[2 * i + 1]);
+        if (seen.size === 5) {
+          for (const h of handles) a.pollClose(h);
+          parentPort.postMessage({ errs, calls, seen: [...seen].sort((x, y) => x[0] - y[0]) });
+        }
+      }, buf);
+      for (let id = 1; id <= 5; id++) {
+        const [r, w] = a.pipe();
+        a.write(w, Buffer.from('x'), 0, 1);
+        handles.push(a.pollStartBatched(r, 1, id * 10, 1));
+      }
+    `;
+    const worker = new Worker(code, { eval: true });
+    const result = await new Promise<{ errs: string[]; calls: number[]; seen: [number, number][] }>(
+      (resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      },
+    );
+    await worker.terminate();
+    expect(result.errs).toEqual([
+      'ERR_IOLOOP_NO_BATCH',
+      'ERR_INVALID_ARG_TYPE',
+      'ERR_INVALID_ARG_TYPE',
+      'ERR_MISSING_ARGS',
+    ]);
+    expect(result.seen).toEqual([10, 20, 30, 40, 50].map((id) => [id, READ]));
+    // Five events through a two-event buffer: flushed when full, the rest in the check phase.
+    expect(result.calls.every((n) => n >= 1 && n <= 2)).toBe(true);
+    expect(result.calls.reduce((x, y) => x + y, 0)).toBe(5);
+  });
+
   it('promise continuations inside a handler run right away (microtasks are drained)', async () => {
     const [r, w] = pipe();
     const order: string[] = [];
