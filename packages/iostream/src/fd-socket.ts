@@ -105,6 +105,10 @@ export class FdSocket {
   destroyed = false;
   /** The error that destroyed the socket, if any. */
   errored: Error | null = null;
+  /** Bytes read from the kernel so far (as `net.Socket#bytesRead`). */
+  bytesRead = 0;
+  /** Bytes the kernel took so far; queued bytes are not counted until they are written. */
+  bytesWritten = 0;
 
   #loop: IOLoop | null = null;
   #events = 0;
@@ -333,6 +337,7 @@ export class FdSocket {
           this.#onEof();
           return;
         }
+        this.bytesRead += n;
         slabOff = (at + n + 7) & ~7; // keep views 8-byte aligned
         const chunk = buf.subarray(at, at + n);
         if (this.#sink !== null) this.#sink.data(this.#owner, chunk);
@@ -416,6 +421,7 @@ export class FdSocket {
         this.destroy(e as Error);
         return false;
       }
+      if (n > 0) this.bytesWritten += n;
       if (n === len) {
         cb?.();
         return true;
@@ -478,6 +484,7 @@ export class FdSocket {
     }
     if (n < 0) n = 0;
     this.#wBytes -= n;
+    this.bytesWritten += n;
     // Drop the fully written buffers, call their callbacks in order.
     let done = 0;
     while (done < count && n >= (q[done] as Buffer).length) {

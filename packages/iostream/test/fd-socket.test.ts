@@ -134,17 +134,36 @@ describe.skipIf(!fdSupport().available)('FdSocket under an IOStream', () => {
     const second = stream.write('tail');
     expect(stream.writeBufferSize).toBeGreaterThan(0);
     expect(sock.writableLength).toBe(stream.writeBufferSize);
+    // Only what the kernel took counts as written.
+    expect(sock.bytesWritten).toBe(big.length + 4 - sock.writableLength);
     const got = collect(client);
     client.resume();
     await first;
     await second;
     expect(stream.writeBufferSize).toBe(0);
+    expect(sock.bytesWritten).toBe(big.length + 4);
     stream.close();
     await got.ended;
     const all = got.data();
     expect(all.length).toBe(big.length + 4);
     expect(all.subarray(0, big.length).equals(big)).toBe(true);
     expect(all.subarray(big.length).toString()).toBe('tail');
+  });
+
+  it('bytesRead and bytesWritten count what crossed the kernel boundary', async () => {
+    const { sock, client } = await pair();
+    const stream = new IOStream(sock);
+    expect([sock.bytesRead, sock.bytesWritten]).toEqual([0, 0]);
+    client.write('ping\r\n');
+    expect((await stream.readUntil('\r\n')).toString()).toBe('ping\r\n');
+    expect(sock.bytesRead).toBe(6);
+    await stream.write('héllo'); // UTF-8: 6 bytes
+    await stream.write(Buffer.from('!'));
+    expect(sock.bytesWritten).toBe(7);
+    const got = collect(client);
+    stream.close();
+    await got.ended;
+    expect(got.data().toString()).toBe('héllo!');
   });
 
   it('backpressure on reads: pauses at maxBufferSize, nothing lost', async () => {
