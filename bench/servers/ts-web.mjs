@@ -51,7 +51,8 @@ try {
     ['/upload', StreamedUpload],
     ['/static/(.*)', StaticFileHandler, { path: dataDir }],
   ]);
-  await app.listen(port, '127.0.0.1', { maxBodySize: 2 ** 40 });
+  // idleConnectionTimeout: 120 s, as node:http and Fastify get here (see ts-http.mjs).
+  await app.listen(port, '127.0.0.1', { maxBodySize: 2 ** 40, idleConnectionTimeout: 120 });
   ready(port);
 } catch (err) {
   fail(err);
