@@ -332,6 +332,58 @@ static poll_handle* unwrap_handle(napi_env env, napi_value v) {
   return (poll_handle*)data;
 }
 
+/* Allocates a handle for `fd`, initialises its uv_poll_t and links it into inst's list; throws
+ * and returns NULL on failure. From then on every failure goes through discard() (uv_close). */
+static poll_handle* open_handle(napi_env env, instance* inst, int32_t fd, int32_t flags) {
+  uv_loop_t* loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    throw_last_error(env);
+    return NULL;
+  }
+  poll_handle* h = (poll_handle*)calloc(1, sizeof *h);
+  if (h == NULL) {
+    throw_errno(env, ENOMEM, "uv_poll_init");
+    return NULL;
+  }
+  h->env = env;
+  h->fd = fd;
+  h->no_hup_check = (flags & 1) != 0;
+  h->inst = inst;
+  int r = uv_poll_init(loop, &h->poll, fd);
+  if (r < 0) {
+    free(h);
+    throw_uv_error(env, r, "uv_poll_init");
+    return NULL;
+  }
+  h->poll.data = h;
+  h->refs = 1;
+  if (inst) {
+    h->next = inst->head;
+    if (inst->head) inst->head->prev = h;
+    inst->head = h;
+  }
+  return h;
+}
+
+/* Wraps an opened handle for JS and starts watching `events`; on failure discards it, throws and
+ * returns NULL. */
+static napi_value start_handle(napi_env env, poll_handle* h, int32_t events) {
+  napi_value ext;
+  if (napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
+    discard(h);
+    napi_throw_error(env, NULL, "could not set up the poll handle");
+    return NULL;
+  }
+  h->refs = 2;
+  int uvev = uv_events_of(events);
+  int r;
+  if (uvev != 0 && (r = uv_poll_start(&h->poll, uvev, on_poll)) < 0) {
+    discard(h);
+    return throw_uv_error(env, r, "uv_poll_start");
+  }
+  return ext;
+}
+
 /* pollStart(fd, events, callback, flags?, recv?) -> handle; flags bit 1: no hang-up check;
  * recv: the object the callback is called on (one shared callback for many handles) */
 static napi_value js_poll_start(napi_env env, napi_callback_info info) {
@@ -358,51 +410,21 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   }
   instance* inst = NULL;
   CALL(env, napi_get_instance_data(env, (void**)&inst));
-  uv_loop_t* loop = NULL;
-  CALL(env, napi_get_uv_event_loop(env, &loop));
-
-  poll_handle* h = (poll_handle*)calloc(1, sizeof *h);
-  if (h == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
-  h->env = env;
-  h->fd = fd;
-  h->no_hup_check = (flags & 1) != 0;
-  h->inst = inst;
-  int r = uv_poll_init(loop, &h->poll, fd);
-  if (r < 0) {
-    free(h);
-    return throw_uv_error(env, r, "uv_poll_init");
-  }
-  h->poll.data = h;
-  h->refs = 1;
-  if (inst) {
-    h->next = inst->head;
-    if (inst->head) inst->head->prev = h;
-    inst->head = h;
-  }
-  /* From here on the libuv handle exists: every failure goes through discard() (uv_close). */
-  napi_value name, ext;
+  poll_handle* h = open_handle(env, inst, fd, flags);
+  if (h == NULL) return NULL;
+  napi_value name;
   napi_valuetype rt = napi_undefined;
   if (argc >= 5) napi_typeof(env, argv[4], &rt);
-  if ((rt == napi_object || rt == napi_function) && napi_create_reference(env, argv[4], 1, &h->recv) != napi_ok) {
-    discard(h);
-    napi_throw_error(env, NULL, "could not set up the poll handle");
-    return NULL;
-  }
-  if (napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
+  if (((rt == napi_object || rt == napi_function) &&
+       napi_create_reference(env, argv[4], 1, &h->recv) != napi_ok) ||
+      napi_create_reference(env, argv[2], 1, &h->callback) != napi_ok ||
       napi_create_string_utf8(env, "tornado-ts:fd-handler", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &h->async) != napi_ok ||
-      napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
+      napi_async_init(env, NULL, name, &h->async) != napi_ok) {
     discard(h);
     napi_throw_error(env, NULL, "could not set up the poll handle");
     return NULL;
   }
-  h->refs = 2;
-  int uvev = uv_events_of(events);
-  if (uvev != 0 && (r = uv_poll_start(&h->poll, uvev, on_poll)) < 0) {
-    discard(h);
-    return throw_uv_error(env, r, "uv_poll_start");
-  }
-  return ext;
+  return start_handle(env, h, events);
 }
 
 /* pollUpdate(handle, events) */
@@ -826,39 +848,11 @@ static napi_value js_poll_start_batched(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_IOLOOP_NO_BATCH", "call batchInit first");
     return NULL;
   }
-  uv_loop_t* loop = NULL;
-  CALL(env, napi_get_uv_event_loop(env, &loop));
-  poll_handle* h = (poll_handle*)calloc(1, sizeof *h);
-  if (h == NULL) return throw_errno(env, ENOMEM, "uv_poll_init");
-  h->env = env;
-  h->fd = fd;
-  h->no_hup_check = (flags & 1) != 0;
+  poll_handle* h = open_handle(env, inst, fd, flags);
+  if (h == NULL) return NULL;
   h->batched = 1;
   h->id = id;
-  h->inst = inst;
-  int r = uv_poll_init(loop, &h->poll, fd);
-  if (r < 0) {
-    free(h);
-    return throw_uv_error(env, r, "uv_poll_init");
-  }
-  h->poll.data = h;
-  h->refs = 1;
-  h->next = inst->head;
-  if (inst->head) inst->head->prev = h;
-  inst->head = h;
-  napi_value ext;
-  if (napi_create_external(env, h, finalize_external, NULL, &ext) != napi_ok) {
-    discard(h);
-    napi_throw_error(env, NULL, "could not set up the poll handle");
-    return NULL;
-  }
-  h->refs = 2;
-  int uvev = uv_events_of(events);
-  if (uvev != 0 && (r = uv_poll_start(&h->poll, uvev, on_poll)) < 0) {
-    discard(h);
-    return throw_uv_error(env, r, "uv_poll_start");
-  }
-  return ext;
+  return start_handle(env, h, events);
 }
 
 /* ---------- module ---------- */
