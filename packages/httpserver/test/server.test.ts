@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type HTTP1Connection,
   HTTP1ServerConnection,
-  type HTTPConnection,
   HTTPHeaders,
   type HTTPMessageDelegate,
   HTTPOutputError,
@@ -15,7 +14,7 @@ import {
   RequestContext,
   ResponseStartLine,
 } from '../src/index';
-import { type Running, raw, startServer, statuses } from './helpers/server';
+import { type Running, raw, startServer, statuses, upgradeToEcho } from './helpers/server';
 
 let s: Running | undefined;
 afterEach(async () => {
@@ -372,23 +371,11 @@ describe('HTTP1ServerConnection directly', () => {
     const srv = createServer((sock) => {
       const stream = new IOStream(sock);
       const conn = new HTTP1ServerConnection(stream, { idleConnectionTimeout: 5 });
-      conn.startServing({
-        startRequest: (_sc, rc: HTTPConnection): HTTPMessageDelegate => ({
-          headersReceived: () => {},
-          dataReceived: () => {},
-          finish: () => {
-            void rc.writeHeaders(
-              new ResponseStartLine('HTTP/1.1', 101, 'Switching Protocols'),
-              new HTTPHeaders({ Upgrade: 'echo', Connection: 'Upgrade' }),
-            );
-            rc.finish();
-            detached = (rc as HTTP1Connection).detach();
-            void detached.readUntil('\n').then((line) => detached!.write(`echo:${line}`));
-          },
-          onConnectionClose: () => {},
+      conn.startServing(
+        upgradeToEcho((d) => {
+          detached = d;
         }),
-        onClose: () => {},
-      });
+      );
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as { port: number }).port;

@@ -3,15 +3,8 @@ import { fdSupport } from '@tornado-ts/ioloop';
 import type { IOStream } from '@tornado-ts/iostream';
 import { FdSocket } from '@tornado-ts/iostream';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type HTTP1Connection,
-  type HTTPConnection,
-  HTTPHeaders,
-  type HTTPMessageDelegate,
-  type HTTPServerRequest,
-  ResponseStartLine,
-} from '../src/index';
-import { echo, type Running, raw, startServer, statuses } from './helpers/server';
+import { type HTTP1Connection, HTTPHeaders, type HTTPServerRequest, ResponseStartLine } from '../src/index';
+import { echo, type Running, raw, startServer, statuses, upgradeToEcho } from './helpers/server';
 
 // The same server behaviour over both transports TCPServer can hand the HTTP layer: the ioloop
 // addon's native sockets (the default) and net.Socket (nativeSockets: false, TLS, unix sockets).
@@ -97,24 +90,9 @@ describe.each(modes)('HTTPServer with nativeSockets: %s', (native) => {
   it('detach() after a 101 hands the bytes that came with the head to the next reader', async () => {
     let detached: IOStream | null = null;
     running = await startServer(
-      {
-        startRequest: (_sc: unknown, rc: HTTPConnection): HTTPMessageDelegate => ({
-          headersReceived: () => {},
-          dataReceived: () => {},
-          finish: () => {
-            void rc.writeHeaders(
-              new ResponseStartLine('HTTP/1.1', 101, 'Switching Protocols'),
-              new HTTPHeaders({ Upgrade: 'echo', Connection: 'Upgrade' }),
-            );
-            rc.finish();
-            const d = (rc as HTTP1Connection).detach();
-            detached = d;
-            void d.readUntil('\n').then((line) => d.write(`echo:${line}`));
-          },
-          onConnectionClose: () => {},
-        }),
-        onClose: () => {},
-      } as never,
+      upgradeToEcho((d) => {
+        detached = d;
+      }) as never,
       { nativeSockets: native },
     );
     // the head and the first bytes of the new protocol in one packet

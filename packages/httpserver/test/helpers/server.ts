@@ -1,6 +1,10 @@
 import { connect, type Socket } from 'node:net';
+import type { IOStream } from '@tornado-ts/iostream';
 import {
+  type HTTP1Connection,
+  type HTTPConnection,
   HTTPHeaders,
+  type HTTPMessageDelegate,
   HTTPServer,
   type HTTPServerOptions,
   type HTTPServerRequest,
@@ -19,6 +23,31 @@ export const echo: RequestCallback = (req: HTTPServerRequest) => {
   );
   conn.finish();
 };
+
+/**
+ * A server delegate that answers every request with `101 Switching Protocols`, detaches the
+ * stream and speaks a one-line echo protocol on it (`echo:<line>`); `onDetach` gets the stream.
+ */
+export function upgradeToEcho(onDetach: (stream: IOStream) => void) {
+  return {
+    startRequest: (_sc: unknown, rc: HTTPConnection): HTTPMessageDelegate => ({
+      headersReceived: () => {},
+      dataReceived: () => {},
+      finish: () => {
+        void rc.writeHeaders(
+          new ResponseStartLine('HTTP/1.1', 101, 'Switching Protocols'),
+          new HTTPHeaders({ Upgrade: 'echo', Connection: 'Upgrade' }),
+        );
+        rc.finish();
+        const d = (rc as HTTP1Connection).detach();
+        onDetach(d);
+        void d.readUntil('\n').then((line) => d.write(`echo:${line}`));
+      },
+      onConnectionClose: () => {},
+    }),
+    onClose: () => {},
+  };
+}
 
 export interface Running {
   server: HTTPServer;
